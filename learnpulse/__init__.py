@@ -1,0 +1,3 @@
+"""LearnPulse: real-time personalization for workplace learning."""
+
+__version__ = "0.1.0"
