@@ -1,0 +1,1 @@
+"""Offline evaluations: stream data through the same model code, test-then-train."""

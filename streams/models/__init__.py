@@ -1,0 +1,1 @@
+"""Pure model code: no faust, Kafka or Redis imports. Testable in microseconds."""
