@@ -1,0 +1,50 @@
+"""Run one stream worker: ``python -m streams`` (settings from LEARNPULSE_STREAMS_*)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from pydantic import ValidationError
+
+
+def main() -> int:
+    from streams.settings import StreamsSettings
+
+    try:
+        settings = StreamsSettings()  # type: ignore[call-arg]
+    except ValidationError as exc:
+        print(f"learnpulse streams: bad configuration:\n{exc}", file=sys.stderr)
+        return 2
+    from learnpulse.logs import setup_logging
+
+    setup_logging(settings.log_level)
+    from streams.worker import build
+
+    w = build(settings)
+    if settings.metrics_port:
+        from prometheus_client import start_http_server
+
+        try:
+            start_http_server(settings.metrics_port, addr=settings.metrics_host)
+        except OSError as exc:
+            print(f"learnpulse streams: cannot serve metrics on {settings.metrics_host}:"
+                  f"{settings.metrics_port}: {exc}", file=sys.stderr)
+            return 2
+    w.reader.start()
+    if not w.reader.wait_idle(30):
+        logging.getLogger("streams").warning("reference data not caught up after 30 s")
+    from faust.worker import Worker as FaustWorker
+
+    worker = FaustWorker(w.app, loglevel=settings.log_level, quiet=True,
+                         redirect_stdouts=False, override_logging=False)
+    try:
+        worker.execute_from_commandline()
+    finally:
+        w.reader.stop()
+        w.record_sink.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Agent ``learn``: per-learner processing of activity and profile events, in batches."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from streams.batch import Msg
+from streams.metrics import BATCH_SECONDS, BATCH_SIZE, LEARNERS_IN_STATE
+
+if TYPE_CHECKING:
+    from streams.worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+def to_msg(event: Any) -> Msg:
+    m = event.message
+    return Msg(m.topic, m.partition, m.offset, m.key, m.value, int(m.timestamp * 1000),
+               tuple(m.headers or ()))
+
+
+def register(w: Worker) -> None:
+    s = w.settings
+    app = w.app
+    source = app.topic(s.topics.activity, s.topics.profiles, key_type=bytes, value_type=bytes,
+                       key_serializer="raw", value_serializer="raw",
+                       partitions=s.partitions)
+
+    @app.agent(source, name="learn")
+    async def learn(stream: Any) -> None:
+        async for events in stream.take_events(s.batch_size, within=s.batch_within_s):
+            t0 = time.perf_counter()
+            fx = w.batch.handle([to_msg(e) for e in events])
+            # Effects first; faust acks (and later commits) the batch only after
+            # this block returns, so a crash here means the batch is redone.
+            await w.redis_sink.write(fx)
+            await w.record_sink.write(fx)
+            BATCH_SIZE.labels("learn").observe(len(events))
+            BATCH_SECONDS.labels("learn").observe(time.perf_counter() - t0)
+            LEARNERS_IN_STATE.set(len(w.table.data))

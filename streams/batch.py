@@ -1,0 +1,215 @@
+"""The per-batch work of the ``learn`` agent, independent of faust.
+
+``LearnBatch.handle`` turns a batch of Kafka messages into state changes and a
+list of effects (Redis values, audit records, dead letters); the agent then
+writes the effects and only after that lets faust commit the offsets. The same
+code runs under faust and in the plain confluent-kafka benchmark loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+import schemas
+from learnpulse import keys
+from learnpulse.topics import Topics
+from streams.metrics import DEADLETTERED, EVENTS_PROCESSED, STATE_BYTES
+from streams.models import learner, recommend
+from streams.models.state import LearnerState, new_state
+from streams.reference import ReferenceData
+
+log = logging.getLogger(__name__)
+
+
+class StateStore(Protocol):
+    """Where learner states live: a faust table (changelogged) or a dict in benchmarks."""
+
+    def get(self, learner_id: str) -> bytes | None: ...
+
+    def put(self, learner_id: str, value: bytes, partition: int) -> None: ...
+
+
+class DictStore:
+    """In-memory store for tests and the plain-consumer benchmark."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, bytes] = {}
+
+    def get(self, learner_id: str) -> bytes | None:
+        return self.data.get(learner_id)
+
+    def put(self, learner_id: str, value: bytes, partition: int) -> None:
+        self.data[learner_id] = value
+
+
+@dataclass(frozen=True)
+class Msg:
+    """The parts of a Kafka message the processing needs."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass
+class DeadLetter:
+    msg: Msg
+    reason: str
+    error_class: str
+    message: str
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        return [
+            ("error.reason", self.reason.encode()),
+            ("error.class", self.error_class.encode()),
+            ("error.message", self.message[:500].encode()),
+            ("origin.topic", self.msg.topic.encode()),
+            ("origin.partition", str(self.msg.partition).encode()),
+            ("origin.offset", str(self.msg.offset).encode()),
+        ]
+
+
+@dataclass
+class Effects:
+    """Everything one batch must write before its offsets may be committed."""
+
+    redis_values: dict[str, bytes] = field(default_factory=dict)  # key -> value (SET, last wins)
+    publish: list[tuple[str, bytes]] = field(default_factory=list)  # channel, message
+    nudges: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # learner, nudge
+    due: list[tuple[int, str, int]] = field(default_factory=list)  # partition, learner, due_ms
+    records: list[tuple[str, str, bytes]] = field(default_factory=list)  # topic, key, value
+    dead: list[DeadLetter] = field(default_factory=list)
+    appended_ms: list[int] = field(default_factory=list)  # Kafka append times of applied events
+    occurred_ms: list[int] = field(default_factory=list)
+    changed: int = 0
+
+
+class LearnBatch:
+    """Per-learner processing of activity and profile events."""
+
+    def __init__(self, topics: Topics, store: StateStore,
+                 reference: ReferenceData, k: int = 10,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.topics = topics
+        self.store = store
+        self.ref = reference
+        self.k = k
+        self.clock = clock
+        self.agent = "learn"
+
+    # -- state ---------------------------------------------------------------
+    def load(self, learner_id: str) -> LearnerState:
+        raw = self.store.get(learner_id)
+        return new_state() if raw is None else orjson.loads(raw)
+
+    # -- one batch -----------------------------------------------------------
+    def handle(self, msgs: list[Msg]) -> Effects:
+        fx = Effects()
+        states: dict[str, LearnerState] = {}
+        partitions: dict[str, int] = {}
+        changed: dict[str, str | None] = {}  # learner -> trigger event id
+        counts = {"applied": 0, "replay": 0, "duplicate": 0}
+        for m in msgs:
+            try:
+                learner_id, rec = self._decode(m)
+            except schemas.DecodeError as exc:
+                fx.dead.append(DeadLetter(m, "undecodable", type(exc).__name__, str(exc)))
+                continue
+            except ValueError as exc:
+                fx.dead.append(DeadLetter(m, "invalid", type(exc).__name__, str(exc)))
+                continue
+            state = states.get(learner_id)
+            if state is None:
+                state = states[learner_id] = self.load(learner_id)
+                partitions[learner_id] = m.partition
+            if m.topic == self.topics.profiles:
+                if learner.apply_profile(state, rec):
+                    changed.setdefault(learner_id, None)
+                continue
+            outcome = learner.guard(state, rec["event_id"], m.partition, m.offset)
+            counts[outcome] += 1
+            if outcome != "applied":
+                continue
+            learner.apply_activity(state, rec)
+            changed[learner_id] = rec["event_id"]
+            fx.appended_ms.append(m.timestamp_ms)
+            fx.occurred_ms.append(rec["occurred_at_ms"])
+        for outcome, n in counts.items():
+            if n:
+                EVENTS_PROCESSED.labels(self.agent, outcome).inc(n)
+        for dl in fx.dead:
+            DEADLETTERED.labels(self.agent, dl.reason).inc()
+        now_ms = int(self.clock() * 1000)
+        for learner_id, trigger in changed.items():
+            self._project(learner_id, states[learner_id], trigger, now_ms, fx)
+        for learner_id, state in states.items():
+            raw = orjson.dumps(state)
+            STATE_BYTES.observe(len(raw))
+            self.store.put(learner_id, raw, partitions[learner_id])
+        fx.changed = len(changed)
+        return fx
+
+    def _decode(self, m: Msg) -> tuple[str, dict[str, Any]]:
+        if m.value is None:
+            raise schemas.DecodeError("empty value (tombstone) on an event topic")
+        name = schemas.PROFILE if m.topic == self.topics.profiles else schemas.ACTIVITY
+        rec = schemas.decode(name, m.value)
+        learner_id = rec["learner_id"]
+        if not learner_id:
+            raise ValueError("learner_id is empty")
+        if m.key is not None and m.key.decode(errors="replace") != learner_id:
+            # A wrong key puts the learner's events on the wrong partition: their
+            # state would split across workers. Refuse rather than corrupt.
+            raise ValueError("message key is not the record's learner_id")
+        return learner_id, rec
+
+    def _project(self, learner_id: str, state: LearnerState, trigger: str | None,
+                 now_ms: int, fx: Effects) -> None:
+        """Render the learner's Redis values and audit record."""
+        profile = state.get("profile") or {}
+        paths = self.ref.paths_for(learner_id, profile.get("team_id", ""))
+        role_skills = self.ref.role_skills.get(profile.get("role", ""), {})
+        items = recommend.recommend(state, self.ref.catalog, paths, role_skills, self.k)
+        reco = {
+            "v": keys.VALUE_VERSION,
+            "learner_id": learner_id,
+            "generated_at_ms": now_ms,
+            "model_version": recommend.MODEL_VERSION,
+            "trigger_event_id": trigger,
+            "items": items,
+        }
+        reco_json = orjson.dumps(reco)
+        fx.redis_values[keys.reco(learner_id)] = reco_json
+        fx.redis_values[keys.state(learner_id)] = orjson.dumps(public_state(learner_id, state,
+                                                                             now_ms))
+        fx.publish.append((keys.live_channel(learner_id),
+                           b'{"type":"reco","value":' + reco_json + b"}"))
+        audit = {k: reco[k] for k in ("learner_id", "generated_at_ms", "model_version",
+                                      "trigger_event_id")}
+        audit["items"] = [{k: it[k] for k in ("content_id", "title", "score", "source", "reasons")}
+                          for it in items]
+        fx.records.append((self.topics.recommendations, learner_id,
+                           schemas.encode(schemas.RECOMMENDATION, audit)))
+
+
+def public_state(learner_id: str, state: LearnerState, now_ms: int) -> dict[str, Any]:
+    """What front-ends may show the learner about themselves (lp:{id}:state)."""
+    return {
+        "v": keys.VALUE_VERSION,
+        "learner_id": learner_id,
+        "updated_at_ms": now_ms,
+        "last_active_ms": state["last_ms"],
+        "streak_days": state["streak"][0],
+        "in_progress": {cid: p for cid, (p, _t) in state["prog"].items()},
+        "completed": len(state["done"]),
+    }

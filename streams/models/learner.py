@@ -1,0 +1,115 @@
+"""Apply one canonical event to a learner's state: replay guard, dedupe, progress.
+
+Model sections (mastery, rhythm, ranker, ...) are updated by their own modules;
+this module owns the common sections listed in :mod:`streams.models.state`.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any, Literal
+
+from streams.models.state import LearnerState
+
+SEEN_MAX = 64  # event ids remembered per learner: covers producer retries and re-sends
+DONE_MAX = 200
+PROG_MAX = 30
+DAY_MS = 86_400_000
+
+Outcome = Literal["applied", "replay", "duplicate"]
+
+# Verbs that mean the learner finished the object.
+COMPLETING = frozenset({"completed", "passed", "mastered"})
+# Verbs that are the learner doing something (not front-end feedback).
+ACTIVITY_VERBS = frozenset({
+    "started", "progressed", "completed", "attempted", "answered", "viewed", "paused",
+    "resumed", "passed", "failed", "submitted", "launched", "experienced", "logged_in",
+    "commented", "posted", "searched", "graded", "mastered", "rated", "navigated",
+})
+FEEDBACK_VERBS = frozenset({"impression", "clicked", "dismissed", "rated", "nudge_opened",
+                            "nudge_dismissed"})
+
+
+def fingerprint(event_id: str) -> int:
+    """A 32-bit fingerprint of an event id (small to keep in state).
+
+    >>> fingerprint("a") == fingerprint("a") != fingerprint("b")
+    True
+    """
+    return zlib.crc32(event_id.encode())
+
+
+def guard(state: LearnerState, event_id: str, partition: int, offset: int) -> Outcome:
+    """Decide whether to apply an event, and remember it if so.
+
+    ``learn_one`` is not idempotent, so an event at or below the last applied
+    offset of this learner's partition (a replay after a crash) is skipped, and
+    an event id seen recently (a producer retry, or the same event via HTTP and
+    Kafka) is a duplicate.
+
+    >>> from streams.models.state import new_state
+    >>> s = new_state()
+    >>> guard(s, "e1", 0, 5), guard(s, "e1", 0, 5), guard(s, "e1", 0, 6)
+    ('applied', 'replay', 'duplicate')
+    """
+    last_p, last_o = state["off"] if isinstance(state["off"], list) else (-1, -1)
+    if partition == last_p and offset <= last_o:
+        return "replay"
+    state["off"] = [partition, offset]
+    fp = fingerprint(event_id)
+    seen: list[int] = state["seen"]
+    if fp in seen:
+        return "duplicate"
+    seen.append(fp)
+    if len(seen) > SEEN_MAX:
+        del seen[: len(seen) - SEEN_MAX]
+    return "applied"
+
+
+def apply_activity(state: LearnerState, ev: dict[str, Any]) -> None:
+    """Update progress, completions, last activity and the daily streak."""
+    verb = ev["verb"]
+    t = ev["occurred_at_ms"]
+    obj = ev["object_id"]
+    if verb in FEEDBACK_VERBS and verb != "rated":
+        return
+    result = ev.get("result") or {}
+    if obj:
+        if verb in COMPLETING or result.get("completion") is True:
+            state["prog"].pop(obj, None)
+            done = state["done"]
+            done[obj] = t
+            if len(done) > DONE_MAX:
+                for old in sorted(done, key=done.__getitem__)[: len(done) - DONE_MAX]:
+                    del done[old]
+        elif verb in ("started", "progressed", "paused", "resumed", "launched", "viewed"):
+            if obj not in state["done"]:
+                prev = state["prog"].get(obj, [0.0, 0])[0]
+                progress = result.get("progress")
+                p = prev if progress is None else max(prev, float(progress))
+                state["prog"][obj] = [round(p, 3), t]
+                _bound_progress(state)
+    if t > state["last_ms"]:
+        day = t // DAY_MS
+        streak, last_day = state["streak"]
+        if day == last_day + 1:
+            state["streak"] = [streak + 1, day]
+        elif day > last_day:
+            state["streak"] = [1, day]
+        state["last_ms"] = t
+
+
+def _bound_progress(state: LearnerState) -> None:
+    prog = state["prog"]
+    if len(prog) > PROG_MAX:
+        for old in sorted(prog, key=lambda k: prog[k][1])[: len(prog) - PROG_MAX]:
+            del prog[old]
+
+
+def apply_profile(state: LearnerState, profile: dict[str, Any]) -> bool:
+    """Replace the profile if this one is not older. Returns whether it changed."""
+    current = state.get("profile") or {}
+    if current and current.get("updated_at_ms", 0) > profile["updated_at_ms"]:
+        return False
+    state["profile"] = profile
+    return True

@@ -1,0 +1,44 @@
+"""Settings of the stream worker (env prefix ``LEARNPULSE_STREAMS_``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from learnpulse.topics import Topics
+
+
+class StreamsSettings(BaseSettings):
+    """One stream worker process. Required fields have no default: start-up stops without them."""
+
+    model_config = SettingsConfigDict(env_prefix="LEARNPULSE_STREAMS_", frozen=True,
+                                      env_nested_delimiter="__", extra="ignore")
+
+    kafka_bootstrap: str = Field(description="host:port[,host:port] of the Kafka brokers")
+    redis_url: SecretStr = Field(description="redis://user:password@host:port/db (worker user)")
+    broker_profile: Literal["tansu", "kafka"] = Field(
+        "tansu", description="tansu applies the development-broker workarounds (DESIGN.md)")
+    topic_prefix: str = Field("lp.", description="prefix of every LearnPulse topic")
+    partitions: int = Field(4, description="partitions of learner-keyed topics")
+    app_id: str = Field("learnpulse-streams", description="faust app id = consumer group")
+    data_dir: str = Field(".lp/streams", description="faust data directory")
+    batch_size: int = Field(500, description="max events per processing batch")
+    batch_within_s: float = Field(0.02, description="max wait to fill a batch, seconds")
+    fetch_max_wait_ms: int = Field(
+        10, description="consumer fetch wait (faust hard-codes 1500 ms; Tansu answers only "
+        "when it expires)")
+    session_timeout_s: float = Field(10.0, description="consumer group session timeout")
+    heartbeat_s: float = Field(1.0, description="consumer group heartbeat interval")
+    reco_k: int = Field(10, description="recommendations kept per learner")
+    redis_ttl_s: int = Field(30 * 86400, description="TTL of per-learner Redis values")
+    nudge_stream_maxlen: int = Field(100, description="nudges kept per learner in Redis")
+    silence_tick_s: float = Field(1.0, description="how often due silence timers are checked")
+    metrics_host: str = Field("127.0.0.1", description="bind address of /metrics")
+    metrics_port: int = Field(0, description="port of /metrics (0 = do not serve)")
+    log_level: str = Field("INFO", description="log level")
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(prefix=self.topic_prefix, partitions=self.partitions)

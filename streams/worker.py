@@ -1,0 +1,60 @@
+"""Assemble a stream worker: faust app, learner table, reference data, sinks, agents."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+import redis.asyncio as aioredis
+
+from streams.app import create_app
+from streams.batch import LearnBatch
+from streams.reference import ReferenceData, ReferenceReader
+from streams.settings import StreamsSettings
+from streams.sink import RecordSink, RedisSink
+from streams.store import TableStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Worker:
+    settings: StreamsSettings
+    app: faust.App
+    table: Any
+    reference: ReferenceData
+    reader: ReferenceReader
+    batch: LearnBatch
+    redis_sink: RedisSink
+    record_sink: RecordSink
+
+
+def build(s: StreamsSettings) -> Worker:
+    from streams.agents import learn
+
+    app = create_app(s)
+    topics = s.topics
+    table = app.Table(
+        "learner-state", partitions=s.partitions,
+        schema=faust.Schema(key_type=str, value_type=bytes, key_serializer="json",
+                            value_serializer="raw"))
+    reference = ReferenceData()
+    reader = ReferenceReader(s.kafka_bootstrap, topics, reference)
+    client = aioredis.Redis.from_url(s.redis_url.get_secret_value(), socket_timeout=5,
+                                     health_check_interval=30)
+    w = Worker(
+        settings=s,
+        app=app,
+        table=table,
+        reference=reference,
+        reader=reader,
+        batch=LearnBatch(topics, TableStore(table), reference, k=s.reco_k),
+        redis_sink=RedisSink(client, s.redis_ttl_s, s.nudge_stream_maxlen),
+        record_sink=RecordSink(s.kafka_bootstrap, topics.deadletter),
+    )
+    learn.register(w)
+
+
+    return w
