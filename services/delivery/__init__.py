@@ -1,0 +1,1 @@
+"""Delivery API: learners' recommendations, state and nudges over HTTP for browsers."""
