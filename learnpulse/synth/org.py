@@ -192,7 +192,7 @@ class Organisation:
             sessions_per_week=spw,
             pref_hour=pref,
             active_days=days,
-            path_follow=rng.uniform(0.2, 0.8, n),
+            path_follow=rng.uniform(0.15, 0.6, n),
             mastery0=_mastery0(rng, role, level, g1, g2, rs),
             catalog=build_catalog(n_content or default_size(n), prng, start_ms, horizon_days),
             role_skills=rs,
@@ -258,14 +258,28 @@ class Organisation:
             for r, s in sorted(self.role_skills.items())
         ]
 
-    def reference_records(self) -> dict[str, list[dict[str, Any]]]:
-        """Records for the compacted topics: catalog, paths, role_skills, profiles."""
+    def reference_records(self, at_ms: int | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Records for the compacted topics: catalog, paths, role_skills, profiles.
+
+        With ``at_ms``, only what exists by then: paths that managers assign
+        during the simulated window come out of :meth:`reference_updates`.
+        """
+        paths = (
+            self.paths if at_ms is None else [p for p in self.paths if p["updated_at_ms"] <= at_ms]
+        )
         return {
             "catalog": list(self.catalog.items),
-            "paths": list(self.paths),
+            "paths": list(paths),
             "role_skills": self.role_skill_records(),
             "profiles": list(self.profiles()),
         }
+
+    def reference_updates(self, after_ms: int, until_ms: int) -> list[tuple[str, dict[str, Any]]]:
+        """``(kind, record)`` that appear in ``(after_ms, until_ms]``, in time order."""
+        return sorted(
+            (("paths", p) for p in self.paths if after_ms < p["updated_at_ms"] <= until_ms),
+            key=lambda kp: kp[1]["updated_at_ms"],
+        )
 
     # -- events -----------------------------------------------------------------------------
 

@@ -150,6 +150,14 @@ def test_managers_assign_paths(org: Organisation) -> None:
             assert profiles[p["manager_id"]]["team_id"] == p["team_id"]
 
 
+def test_paths_assigned_during_window_come_as_updates(org: Organisation) -> None:
+    at_start = org.reference_records(at_ms=org.start_ms)["paths"]
+    later = org.reference_updates(org.start_ms, org.start_ms + 60 * DAY_MS)
+    assert later and all(kind == "paths" for kind, _ in later)
+    assert len(at_start) + len(later) == len(org.paths)
+    assert all(p["updated_at_ms"] <= org.start_ms for p in at_start)
+
+
 def test_profiles_time_zones_and_opt_in(org: Organisation) -> None:
     profiles = org.reference_records()["profiles"]
     zones = {p["time_zone"] for p in profiles}
