@@ -89,6 +89,7 @@ class Effects:
     due: list[tuple[int, str, int]] = field(default_factory=list)  # partition, learner, due_ms
     records: list[tuple[str, str, bytes]] = field(default_factory=list)  # topic, key, value
     dead: list[DeadLetter] = field(default_factory=list)
+    states: dict[str, tuple[bytes, int]] = field(default_factory=dict)  # learner -> raw, partition
     appended_ms: list[int] = field(default_factory=list)  # Kafka append times of applied events
     occurred_ms: list[int] = field(default_factory=list)
     changed: int = 0
@@ -140,6 +141,7 @@ class LearnBatch:
             counts[outcome] += 1
             if outcome != "applied":
                 continue
+            state["n"] = state.get("n", 0) + 1
             learner.apply_activity(state, rec)
             changed[learner_id] = rec["event_id"]
             fx.appended_ms.append(m.timestamp_ms)
@@ -155,9 +157,18 @@ class LearnBatch:
         for learner_id, state in states.items():
             raw = orjson.dumps(state)
             STATE_BYTES.observe(len(raw))
-            self.store.put(learner_id, raw, partitions[learner_id])
+            fx.states[learner_id] = (raw, partitions[learner_id])
         fx.changed = len(changed)
         return fx
+
+    def save_states(self, fx: Effects) -> None:
+        """Persist the batch's learner states; call only after its effects are written.
+
+        Saving first would record the new offsets, and a crash before Redis was
+        written would then skip the batch on replay and lose its effects.
+        """
+        for learner_id, (raw, partition) in fx.states.items():
+            self.store.put(learner_id, raw, partition)
 
     def _decode(self, m: Msg) -> tuple[str, dict[str, Any]]:
         if m.value is None:
@@ -212,4 +223,5 @@ def public_state(learner_id: str, state: LearnerState, now_ms: int) -> dict[str,
         "streak_days": state["streak"][0],
         "in_progress": {cid: p for cid, (p, _t) in state["prog"].items()},
         "completed": len(state["done"]),
+        "events_applied": state.get("n", 0),
     }

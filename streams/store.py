@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 
 class TableStore:
     def __init__(self, table: Any) -> None:
@@ -17,7 +19,15 @@ class TableStore:
 
     def get(self, learner_id: str) -> bytes | None:
         value = self.table.data.get(learner_id)
-        return None if value is None else bytes(value)
+        if value is None:
+            return None
+        # Live values are our bytes; values recovered from the changelog come
+        # back through faust's codecs, which may already have parsed the JSON.
+        if isinstance(value, bytes | bytearray | memoryview):
+            return bytes(value)
+        if isinstance(value, str):
+            return value.encode()
+        return orjson.dumps(value)
 
     def put(self, learner_id: str, value: bytes, partition: int) -> None:
         self.table.data[learner_id] = value

@@ -140,3 +140,47 @@ def consume_all(kafka_bootstrap: str) -> Callable[..., Consumed]:
         return out
 
     return consume
+
+
+@dataclass
+class WorkerHandle:
+    proc: Proc
+    env: dict[str, str]
+
+    def stop(self) -> int | None:
+        return self.proc.stop()
+
+    def restart(self) -> WorkerHandle:
+        self.proc.stop()
+        self.proc = Proc(self.proc.name, self.proc.argv, self.proc.log_path, env=self.env).start()
+        return self
+
+
+@pytest.fixture
+def start_worker(kafka_bootstrap: str, redis_server: RedisServer, tmp_path: Path,
+                 unique_id: str) -> Iterator[Callable[..., WorkerHandle]]:
+    """Start real stream workers (``python -m streams``) on this test's topics."""
+    import sys
+
+    started: list[WorkerHandle] = []
+
+    def start(topics: Topics, name: str = "w0", **extra: str) -> WorkerHandle:
+        env = {
+            "LEARNPULSE_STREAMS_KAFKA_BOOTSTRAP": kafka_bootstrap,
+            "LEARNPULSE_STREAMS_REDIS_URL": redis_server.worker_url,
+            "LEARNPULSE_STREAMS_TOPIC_PREFIX": topics.prefix,
+            "LEARNPULSE_STREAMS_PARTITIONS": str(topics.partitions),
+            "LEARNPULSE_STREAMS_APP_ID": f"lp-test-{unique_id}",
+            "LEARNPULSE_STREAMS_DATA_DIR": str(tmp_path / name),
+            "LEARNPULSE_STREAMS_SESSION_TIMEOUT_S": "6",
+        }
+        env.update({f"LEARNPULSE_STREAMS_{k.upper()}": v for k, v in extra.items()})
+        log = (ARTIFACTS / "logs" / f"{unique_id}-{name}.log")
+        proc = Proc(name, [sys.executable, "-m", "streams"], log, env=env).start()
+        handle = WorkerHandle(proc, env)
+        started.append(handle)
+        return handle
+
+    yield start
+    for handle in started:
+        handle.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -35,8 +36,17 @@ def register(w: Worker) -> None:
             fx = w.batch.handle([to_msg(e) for e in events])
             # Effects first; faust acks (and later commits) the batch only after
             # this block returns, so a crash here means the batch is redone.
-            await w.redis_sink.write(fx)
-            await w.record_sink.write(fx)
+            try:
+                await w.redis_sink.write(fx)
+                await w.record_sink.write(fx)
+            except Exception:
+                # faust would log an agent crash and keep the process alive doing
+                # nothing; exit instead so the supervisor restarts us, with this
+                # batch neither saved nor committed (it is processed again).
+                log.critical("effects of a batch could not be written; exiting", exc_info=True)
+                logging.shutdown()
+                os._exit(70)
+            w.batch.save_states(fx)
             BATCH_SIZE.labels("learn").observe(len(events))
             BATCH_SECONDS.labels("learn").observe(time.perf_counter() - t0)
             LEARNERS_IN_STATE.set(len(w.table.data))

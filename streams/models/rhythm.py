@@ -42,12 +42,14 @@ Section layout (short keys; all values JSON numbers, lists or small dicts)::
     ad   distinct active local days    ld  last active local day number
     a7   events, decayed with a 7-day half-life, as of t1
     d7   active days, 7-day half-life, as of t1     d28  same, 28-day half-life
-    wk   [local week number, events that week]      wm  EW mean of weekly events
+    wk   [local week number, events that week]
+    wm   EW mean of events per completed week (empty weeks count as 0)    nw  weeks closed
     tod  sessions per 4-hour bucket of the local day (6 ints, halved past 255)
-    op   open videos {content_id: [progress, t_ms]}, <= MAX_OPEN, newest kept
-    ab   abandoned videos counted so far          abo  last abandoned id
+    op   open videos {content_id: [progress, t_ms]}, <= MAX_OPEN, newest kept;
+         one untouched for a day counts as abandoned
     fs   failure streak            fo     object of the last failure
-    ck   pending checkpoints [[t_ms, [feature values]]], <= MAX_CHECKPOINTS
+    ck   pending checkpoints [[t_ms, [feature values], label or null]],
+         <= MAX_CHECKPOINTS
 
 Examples
 --------
@@ -55,8 +57,8 @@ Examples
 >>> DAY = 86_400_000
 >>> for d in (0, 2, 4, 6):
 ...     observe(s, d * DAY + 9 * 3_600_000, "completed", object_type="article")
->>> round(signals(s, 7 * DAY)["usual_gap_days"], 1)
-2.0
+>>> signals(s, 7 * DAY)["usual_gap_days"]  # 2 days, shrunk toward the 3-day prior
+2.2
 >>> risk(s, 7 * DAY) < risk(s, 20 * DAY)
 True
 >>> due_ms(s) > s["t1"]
@@ -80,6 +82,9 @@ GAP_FADING = 0.3  # EW fading factor of the gap statistics (river.stats.EWMean s
 WEEK_FADING = 0.3
 PRIOR_GAP_HOURS = 72.0  # usual gap assumed before a learner has shown one
 HORIZON_DAYS = 10.0  # risk = P(no activity in the next HORIZON_DAYS)
+PRIOR_ACTIVE_DAYS = 1.0  # Gamma prior of the active-day rate: 1 day ...
+PRIOR_DAYS = 7.0  # ... per week
+NEVER_ACTIVE_RISK = 1.0  # known, never active: the clearest disengagement
 MIN_DUE_DAYS = 2.0
 MAX_DUE_DAYS = 21.0
 MAX_OPEN = 5
@@ -153,7 +158,7 @@ def observe(
     day = local // DAY_MS
     if last is None:
         s.update(n=0, t0=t_ms, t1=t_ms, ns=1, s0=t_ms, ng=0, ad=1, ld=day, a7=0.0, d7=1.0,
-                 d28=1.0, wk=[day // 7, 0], wm=0.0, tod=[0] * 6, ab=0, fs=0)
+                 d28=1.0, wk=[day // 7, 0], wm=0.0, nw=0, tod=[0] * 6, fs=0)
         s["tod"][(local % DAY_MS) // (4 * HOUR_MS)] += 1
     elif t_ms > last:
         dt = t_ms - last
@@ -161,6 +166,7 @@ def observe(
         s["d7"] = _decay(s["d7"], dt, 7)
         s["d28"] = _decay(s["d28"], dt, 28)
         if dt > SESSION_GAP_MS:
+            s["s0"] = t_ms
             _new_session(s, dt, local)
         if day > s["ld"]:
             s["ad"] += 1
@@ -170,13 +176,15 @@ def observe(
         s["t1"] = t_ms
     s["n"] += 1
     s["a7"] += 1.0
+    for ck in s.get("ck", ()):
+        if ck[2] is None and t_ms > ck[0]:  # first activity after the checkpoint
+            ck[2] = 0 if t_ms - ck[0] <= HORIZON_DAYS * DAY_MS else 1
     _count_week(s, day // 7)
     _in_session(s, t_ms, verb, success, progress, object_type, object_id)
 
 
 def _new_session(s: Section, gap_ms: int, local_ms: int) -> None:
     s["ns"] += 1
-    s["s0"] = local_ms
     x = math.log(gap_ms / HOUR_MS)
     if s["ng"] == 0:
         s["gm"], s["g2"] = x, x * x
@@ -193,12 +201,14 @@ def _new_session(s: Section, gap_ms: int, local_ms: int) -> None:
 def _count_week(s: Section, week: int) -> None:
     wk = s["wk"]
     if week > wk[0]:
-        # close the finished week, then fade once per empty week in between
-        s["wm"] = wk[1] if s["wm"] == 0 and s["n"] <= wk[1] + 1 else (
-            WEEK_FADING * wk[1] + (1 - WEEK_FADING) * s["wm"])
+        # close the finished week; the first one seeds the mean, later ones fade in,
+        # and each empty week in between fades it toward zero
+        closed = s.get("nw", 0)
+        s["wm"] = wk[1] if closed == 0 else WEEK_FADING * wk[1] + (1 - WEEK_FADING) * s["wm"]
         s["wm"] *= (1 - WEEK_FADING) ** (week - wk[0] - 1)
+        s["nw"] = closed + 1
         s["wk"] = [week, 0]
-    if week >= s["wk"][0]:
+    if week == s["wk"][0]:
         s["wk"][1] += 1
 
 
@@ -278,36 +288,43 @@ def features(section: Section, now_ms: int) -> dict[str, float]:
 
 
 def prior_risk(section: Section, now_ms: int) -> float:
-    """Hand-set rhythm risk, used until a calibrator has learned: P(no activity in
-    the next ``HORIZON_DAYS``) if the learner returns at their recent active-day
-    rate, that rate shrinking once the silence outlasts their usual gap.
+    """Hand-set rhythm risk, used until a calibrator has learned.
 
-    Constants are chosen by reasoning, not fitted: a prior of half an active day
-    over two days for a newcomer, and a rate that halves each time the silence
-    doubles past the usual gap plus two standard deviations.
+    P(no active day in the next ``HORIZON_DAYS``) under a Gamma-Poisson model of
+    the learner's active-day rate: prior of one active day per week weighted as
+    one week of evidence (``PRIOR_ACTIVE_DAYS`` over ``PRIOR_DAYS``), updated with
+    their active days (28-day half-life). Once the silence outlasts the usual gap
+    stretched by two standard deviations, the rate evidence is discounted by
+    patience/silence: a learner far past their own rhythm is treated as changed.
+    The constants are chosen by reasoning, not fitted. A learner never seen is
+    at ``NEVER_ACTIVE_RISK``.
     """
     s = section
     if "t1" not in s:
-        return 0.5
+        return NEVER_ACTIVE_RISK
     dt = max(now_ms - s["t1"], 0)
     tenure = max(now_ms - s["t0"], 0) / DAY_MS
     # effective length of the 28-day-half-life window actually lived
     window = 28 / math.log(2) * (1 - 0.5 ** (tenure / 28))
-    rate = (_decay(s["d28"], dt, 28) + 0.5) / (window + 2.0)  # active days per day
+    active = _decay(s["d28"], dt, 28)
     patience_days = usual_gap_days(s) * math.exp(2 * _gap_sd(s))
     silence = dt / DAY_MS
     if silence > patience_days:
-        rate *= patience_days / silence
-    rate += 0.5 * math.exp(-0.5 * s.get("fs", 0)) * 0  # failures do not stop the clock
-    return math.exp(-rate * HORIZON_DAYS)
+        active *= patience_days / silence
+    shape = PRIOR_ACTIVE_DAYS + active
+    rate_days = PRIOR_DAYS + window
+    return (rate_days / (rate_days + HORIZON_DAYS)) ** shape
 
 
 def risk(section: Section, now_ms: int, calibrator: RiskCalibrator | None = None) -> float:
     """Disengagement risk in [0, 1] at event time ``now_ms``.
 
     Uses ``calibrator`` once it has learned from ``calibrator.min_examples``
-    outcomes, else :func:`prior_risk`.
+    outcomes, else :func:`prior_risk`. A learner with no activity at all is at
+    ``NEVER_ACTIVE_RISK`` (the calibrator learns from active learners only).
     """
+    if "t1" not in section:
+        return NEVER_ACTIVE_RISK
     if calibrator is not None and calibrator.ready:
         return calibrator.predict(features(section, now_ms))
     return prior_risk(section, now_ms)
@@ -349,3 +366,124 @@ def signals(section: Section, now_ms: int) -> dict[str, Any]:
         "sessions": s["ns"],
         "active_days": s["ad"],
     }
+
+
+def checkpoint(section: Section, now_ms: int, *, every_ms: int = CHECKPOINT_EVERY_MS) -> bool:
+    """Remember the features as of ``now_ms`` to learn from once the outcome is known.
+
+    Call it from a periodic sweep or the silence timer. Learners with no activity
+    yet are skipped (they have no rhythm to learn from). At most one per
+    ``every_ms`` and ``MAX_CHECKPOINTS`` pending; returns whether one was taken.
+    """
+    if "t1" not in section:
+        return False
+    cks: list[list[Any]] = section.setdefault("ck", [])
+    if len(cks) >= MAX_CHECKPOINTS or (cks and now_ms - cks[-1][0] < every_ms):
+        return False
+    f = features(section, now_ms)
+    cks.append([int(now_ms), [round(f[k], 4) for k in FEATURES], None])
+    return True
+
+
+def matured(section: Section, now_ms: int) -> list[tuple[dict[str, float], bool]]:
+    """Pop the checkpoints whose outcome is known at ``now_ms``.
+
+    Label True = no activity within ``HORIZON_DAYS`` after the checkpoint (the
+    event ``risk`` predicts); False = the learner was active again in time.
+    """
+    cks = section.get("ck")
+    if not cks:
+        return []
+    out: list[tuple[dict[str, float], bool]] = []
+    keep = []
+    for t, values, label in cks:
+        if label is None and now_ms - t >= HORIZON_DAYS * DAY_MS:
+            label = 1
+        if label is None:
+            keep.append([t, values, label])
+        else:
+            out.append((dict(zip(FEATURES, values, strict=True)), bool(label)))
+    section["ck"] = keep
+    return out
+
+
+class RiskCalibrator:
+    """Shared online logistic regression from rhythm features to P(no activity in
+    the next ``HORIZON_DAYS``), learned from :func:`matured` outcomes.
+
+    One instance per deployment (not per learner). Inputs are standardised with
+    running (Welford) statistics and weights follow AdaGrad, so one pass in event
+    order converges without a tuned learning rate. All state is plain numbers
+    (``to_dict``/``from_dict``), not a pickled River object: it is checkpointed
+    like any other value and survives River upgrades.
+
+    >>> cal = RiskCalibrator(min_examples=2)
+    >>> for _ in range(50):
+    ...     cal.learn_one({"log_recency": 3.0}, True)
+    ...     cal.learn_one({"log_recency": 0.0}, False)
+    >>> cal.predict({"log_recency": 3.0}) > 0.8 > 0.2 > cal.predict({"log_recency": 0.0})
+    True
+    >>> RiskCalibrator.from_dict(cal.to_dict()).predict({"log_recency": 3.0}) == (
+    ...     cal.predict({"log_recency": 3.0}))
+    True
+    """
+
+    def __init__(self, *, lr: float = 0.1, l2: float = 1e-4, min_examples: int = 200) -> None:
+        self.lr, self.l2, self.min_examples = lr, l2, min_examples
+        k = len(FEATURES)
+        self.n = 0
+        self.mean = [0.0] * k
+        self.m2 = [0.0] * k
+        self.w = [0.0] * k
+        self.g = [0.0] * k  # AdaGrad sums of squared gradients
+        self.b = 0.0
+        self.gb = 0.0
+
+    @property
+    def ready(self) -> bool:
+        return self.n >= self.min_examples
+
+    def _z(self, x: dict[str, float]) -> list[float]:
+        n = max(self.n, 2)
+        return [
+            (x.get(f, 0.0) - self.mean[i]) / math.sqrt(self.m2[i] / (n - 1) + 1e-9)
+            if self.m2[i] > 0 else 0.0
+            for i, f in enumerate(FEATURES)
+        ]
+
+    def predict(self, x: dict[str, float]) -> float:
+        """Probability of no activity within the horizon."""
+        z = self._z(x)
+        logit = self.b + sum(w * v for w, v in zip(self.w, z, strict=True))
+        return 1.0 / (1.0 + math.exp(-max(min(logit, 30.0), -30.0)))
+
+    def learn_one(self, x: dict[str, float], y: bool) -> None:
+        self.n += 1
+        for i, f in enumerate(FEATURES):
+            v = x.get(f, 0.0)
+            d = v - self.mean[i]
+            self.mean[i] += d / self.n
+            self.m2[i] += d * (v - self.mean[i])
+        err = self.predict(x) - (1.0 if y else 0.0)
+        z = self._z(x)
+        for i, v in enumerate(z):
+            grad = err * v + self.l2 * self.w[i]
+            self.g[i] += grad * grad
+            self.w[i] -= self.lr * grad / math.sqrt(self.g[i] + 1e-8)
+        self.gb += err * err
+        self.b -= self.lr * err / math.sqrt(self.gb + 1e-8)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"v": 1, "features": list(FEATURES), "lr": self.lr, "l2": self.l2,
+                "min_examples": self.min_examples, "n": self.n, "mean": self.mean,
+                "m2": self.m2, "w": self.w, "g": self.g, "b": self.b, "gb": self.gb}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RiskCalibrator:
+        if list(d["features"]) != list(FEATURES):
+            raise ValueError("calibrator was trained on a different feature set")
+        cal = cls(lr=d["lr"], l2=d["l2"], min_examples=d["min_examples"])
+        cal.n = d["n"]
+        cal.mean, cal.m2, cal.w, cal.g = (list(d[k]) for k in ("mean", "m2", "w", "g"))
+        cal.b, cal.gb = d["b"], d["gb"]
+        return cal

@@ -11,6 +11,7 @@ Sections:
     prog     content_id -> [progress 0..1, last touched ms]   (in progress only)
     done     content_id -> completed at ms (bounded, most recent)
     last_ms  event time of the last learning activity
+    n        activity events applied (each exactly once)
     streak   [days in a row, last active day number]
     profile  the learner's profile record (or {} until one arrives)
     mastery  owned by streams.models.mastery
@@ -44,6 +45,7 @@ def new_state() -> LearnerState:
         "prog": {},
         "done": {},
         "last_ms": 0,
+        "n": 0,
         "streak": [0, -1],
         "profile": {},
     }

@@ -1,0 +1,206 @@
+"""Shared, time-decayed content popularity per segment, role, topic and cluster.
+
+One :class:`Popularity` per worker holds, for each *key* (the whole company,
+a segment such as "sales managers", a role, a content topic, an interest
+cluster), an exponentially time-decayed count of learners engaging with each
+content item, and a short list of the most popular items per key. It also keeps
+each team's completions of the last days, which make explanations such as
+"3 people in your team finished this this week" exact.
+
+Decay without touching every count: all counts live in one frame that grows
+with time (an event at ``t`` adds ``w * exp(lam * (t - t0))``), so the order of
+items never changes with time alone and a key's top list only changes when one
+of its counts grows. The true decayed count at ``now`` is the stored value times
+``exp(-lam * (now - t0))``. When the frame grows too large it is rebased.
+
+This is shared state, not per-learner state: checkpoint it with
+:meth:`Popularity.to_dict` and restore it with :meth:`Popularity.from_dict`.
+
+Examples
+--------
+>>> p = Popularity(half_life_days=7)
+>>> DAY = 86_400_000
+>>> p.add(["all"], "sql-1", 0)
+>>> p.add(["all"], "sql-1", 0)
+>>> p.add(["all"], "py-1", 0)
+>>> [(c, round(n, 2)) for c, n in p.top("all", 7 * DAY)]
+[('sql-1', 1.0), ('py-1', 0.5)]
+>>> q = Popularity.from_dict(p.to_dict())
+>>> q.top("all", 0) == p.top("all", 0)
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+DAY_MS = 86_400_000
+ALL = "all"
+_REBASE_AT = 1e9  # frame factor above which counts are rescaled (far from float limits)
+
+
+def segment_key(profile: Mapping[str, Any]) -> str:
+    """Segment of a learner: department x manager or individual contributor.
+
+    >>> segment_key({"department": "sales", "is_manager": True})
+    's:sales|mgr'
+    """
+    dept = profile.get("department") or "-"
+    return f"s:{dept}|{'mgr' if profile.get('is_manager') else 'ic'}"
+
+
+def role_key(role: str) -> str:
+    return f"r:{role}"
+
+
+def topic_key(topic: str) -> str:
+    return f"t:{topic}"
+
+
+def cluster_key(cluster: str | int) -> str:
+    return f"c:{cluster}"
+
+
+class Popularity:
+    """Time-decayed engagement counts per key, with each key's top items.
+
+    Parameters
+    ----------
+    half_life_days
+        A count loses half its weight in this many days of event time.
+    top_n
+        Items remembered per key in its top list.
+    team_days
+        Window of team completions kept for peer evidence.
+    """
+
+    def __init__(self, half_life_days: float = 14.0, top_n: int = 40,
+                 team_days: float = 7.0) -> None:
+        self.half_life_days = half_life_days
+        self.top_n = top_n
+        self.team_days = team_days
+        self._lam = math.log(2) / (half_life_days * DAY_MS)
+        self.t0: int | None = None
+        self.counts: dict[str, dict[str, float]] = {}
+        self.tops: dict[str, list[str]] = {}
+        # team -> [[t_ms, content_id, learner_id]] completions, oldest first
+        self.team: dict[str, list[list[Any]]] = {}
+
+    # -- updates -----------------------------------------------------------------------
+    def add(self, keys: Iterable[str], cid: str, t_ms: int, weight: float = 1.0) -> None:
+        """Count one engagement with ``cid`` at event time ``t_ms`` under every key."""
+        if self.t0 is None:
+            self.t0 = t_ms
+        f = math.exp(self._lam * (t_ms - self.t0))
+        if f > _REBASE_AT:
+            self._rebase(t_ms)
+            f = 1.0
+        inc = weight * f
+        for key in keys:
+            counts = self.counts.get(key)
+            if counts is None:
+                counts = self.counts[key] = {}
+                self.tops[key] = []
+            value = counts[cid] = counts.get(cid, 0.0) + inc
+            self._bump(key, counts, cid, value)
+
+    def _bump(self, key: str, counts: dict[str, float], cid: str, value: float) -> None:
+        # Counts only grow within a frame, so an item can only move up the list.
+        top = self.tops[key]
+        if cid in top:
+            top.sort(key=lambda c: (-counts[c], c))
+        elif len(top) < self.top_n:
+            top.append(cid)
+            top.sort(key=lambda c: (-counts[c], c))
+        elif (-value, cid) < (-counts[top[-1]], top[-1]):
+            top[-1] = cid
+            top.sort(key=lambda c: (-counts[c], c))
+
+    def _rebase(self, t_ms: int) -> None:
+        assert self.t0 is not None
+        scale = math.exp(-self._lam * (t_ms - self.t0))
+        for key, counts in self.counts.items():
+            for cid in list(counts):
+                v = counts[cid] * scale
+                if v < 1e-6 and cid not in self.tops[key]:
+                    del counts[cid]  # forgotten: keeps the shared state from growing forever
+                else:
+                    counts[cid] = v
+        self.t0 = t_ms
+
+    def add_team_completion(self, team_id: str, cid: str, learner_id: str, t_ms: int) -> None:
+        """Remember that ``learner_id`` of ``team_id`` finished ``cid`` at ``t_ms``."""
+        rows = self.team.setdefault(team_id, [])
+        rows.append([t_ms, cid, learner_id])
+        horizon = t_ms - self.team_days * DAY_MS
+        while rows and (rows[0][0] < horizon or len(rows) > 200):
+            rows.pop(0)
+
+    # -- queries -----------------------------------------------------------------------
+    def scale(self, now_ms: int) -> float:
+        """Factor turning stored values into decayed counts at ``now_ms``."""
+        if self.t0 is None:
+            return 0.0
+        return math.exp(-self._lam * (now_ms - self.t0))
+
+    def top(self, key: str, now_ms: int, n: int | None = None) -> list[tuple[str, float]]:
+        """The most popular items under ``key`` with their decayed counts at ``now_ms``."""
+        top = self.tops.get(key)
+        if not top:
+            return []
+        counts = self.counts[key]
+        s = self.scale(now_ms)
+        return [(c, counts[c] * s) for c in (top if n is None else top[:n])]
+
+    def count(self, key: str, cid: str, now_ms: int) -> float:
+        """Decayed count of ``cid`` under ``key`` at ``now_ms`` (0.0 when never seen)."""
+        counts = self.counts.get(key)
+        if not counts:
+            return 0.0
+        return counts.get(cid, 0.0) * self.scale(now_ms)
+
+    def raw(self, key: str) -> tuple[dict[str, float], float]:
+        """The stored counts of ``key`` and its current maximum (same frame, for ratios)."""
+        counts = self.counts.get(key)
+        if not counts:
+            return {}, 0.0
+        top = self.tops[key]
+        return counts, counts[top[0]] if top else 0.0
+
+    def team_finishers(self, team_id: str, now_ms: int,
+                       exclude: str = "") -> dict[str, int]:
+        """content_id -> distinct teammates (not ``exclude``) who finished it in the window."""
+        rows = self.team.get(team_id)
+        if not rows:
+            return {}
+        horizon = now_ms - self.team_days * DAY_MS
+        who: dict[str, set[str]] = {}
+        for t, cid, lid in rows:
+            if horizon <= t <= now_ms and lid != exclude:
+                who.setdefault(cid, set()).add(lid)
+        return {cid: len(s) for cid, s in who.items()}
+
+    # -- checkpoint --------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict; floats are kept exact so a restore ranks identically."""
+        return {
+            "v": 1,
+            "half_life_days": self.half_life_days,
+            "top_n": self.top_n,
+            "team_days": self.team_days,
+            "t0": self.t0,
+            "counts": self.counts,
+            "team": self.team,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Popularity:
+        p = cls(data["half_life_days"], data["top_n"], data["team_days"])
+        p.t0 = data["t0"]
+        p.counts = {k: dict(v) for k, v in data["counts"].items()}
+        p.team = {k: [list(r) for r in v] for k, v in data["team"].items()}
+        for key, counts in p.counts.items():
+            p.tops[key] = sorted(counts, key=lambda c, cs=counts: (-cs[c], c))[: p.top_n]  # type: ignore[misc]
+        return p
