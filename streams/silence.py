@@ -126,8 +126,14 @@ class SilenceIndex:
             pipe.zrem(self.key(partition), *members)
         return sum(int(n) for n in await pipe.execute())
 
-    async def claim_due(self, partitions: Iterable[int], now_ms: int, limit: int = 1000, *,
-                        lease_ms: int | None = None) -> list[tuple[int, str, int]]:
+    async def claim_due(
+        self,
+        partitions: Iterable[int],
+        now_ms: int,
+        limit: int = 1000,
+        *,
+        lease_ms: int | None = None,
+    ) -> list[tuple[int, str, int]]:
         """Atomically take learners due at or before ``now_ms`` (oldest first), up to
         ``limit`` per partition. Without ``lease_ms`` they leave the index."""
         if not 0 < limit <= MAX_CLAIM:

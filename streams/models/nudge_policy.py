@@ -89,7 +89,11 @@ class NudgeConfig:
     quiet_end_hour: int = 8
     # send windows (local hours [start, end)), all outside quiet hours
     windows: tuple[tuple[str, int, int], ...] = (
-        ("morning", 8, 11), ("midday", 11, 14), ("afternoon", 14, 17), ("evening", 17, 20))
+        ("morning", 8, 11),
+        ("midday", 11, 14),
+        ("afternoon", 14, 17),
+        ("evening", 17, 20),
+    )
     min_risk: float = 0.6
     min_silence_days: float = 1.0
     escalation_risk: float = 0.85
@@ -205,20 +209,32 @@ def _rng(learner_id: str, episode: str) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
-def upcoming_deadlines(paths: Iterable[Mapping[str, Any]], *, learner_id: str, team_id: str,
-                       done: Mapping[str, Any], now_ms: int) -> list[dict[str, Any]]:
+def upcoming_deadlines(
+    paths: Iterable[Mapping[str, Any]],
+    *,
+    learner_id: str,
+    team_id: str,
+    done: Mapping[str, Any],
+    now_ms: int,
+) -> list[dict[str, Any]]:
     """Assigned, active, not yet completed path items due after ``now_ms``, soonest first."""
     out = []
     for p in paths:
         if not p.get("active", True) or not (
-                learner_id in p.get("learner_ids", ()) or (team_id and team_id in p.get(
-                    "team_ids", ()))):
+            learner_id in p.get("learner_ids", ()) or (team_id and team_id in p.get("team_ids", ()))
+        ):
             continue
         for item in p.get("items", ()):
             due = item.get("due_at_ms")
             if due is not None and due > now_ms and item["content_id"] not in done:
-                out.append({"path_id": p["path_id"], "path_title": p.get("title") or "Your path",
-                            "content_id": item["content_id"], "due_at_ms": int(due)})
+                out.append(
+                    {
+                        "path_id": p["path_id"],
+                        "path_title": p.get("title") or "Your path",
+                        "content_id": item["content_id"],
+                        "due_at_ms": int(due),
+                    }
+                )
     return sorted(out, key=lambda d: d["due_at_ms"])
 
 
@@ -241,8 +257,12 @@ def _due_text(due_ms: int, now_ms: int) -> str:
     return "tomorrow" if days <= 1 else f"in {days} days"
 
 
-def _candidates(signals: Mapping[str, Any], prog: Mapping[str, Any], catalog: Mapping[str, Any],
-                next_content_id: str | None) -> dict[str, dict[str, Any]]:
+def _candidates(
+    signals: Mapping[str, Any],
+    prog: Mapping[str, Any],
+    catalog: Mapping[str, Any],
+    next_content_id: str | None,
+) -> dict[str, dict[str, Any]]:
     """Silence templates this learner's facts can fill, each with its message."""
     out: dict[str, dict[str, Any]] = {}
     cid, p = signals.get("abandoned_content_id"), signals.get("abandoned_progress")
@@ -253,17 +273,27 @@ def _candidates(signals: Mapping[str, Any], prog: Mapping[str, Any], catalog: Ma
     title = _title(catalog, cid)
     if cid and title and p is not None:
         pct = int(round(100 * p))
-        out["resume"] = {"content_id": cid, "message": (
-            f"You are {pct}% through {title}; about {_minutes(catalog, cid, p)} minutes left.")}
+        out["resume"] = {
+            "content_id": cid,
+            "message": (
+                f"You are {pct}% through {title}; about {_minutes(catalog, cid, p)} minutes left."
+            ),
+        }
     fails, fcid = signals.get("failures", 0), signals.get("failure_content_id")
     if fails >= 2 and _title(catalog, fcid):
-        out["retry"] = {"content_id": fcid, "message": (
-            f"{_title(catalog, fcid)} has not worked out in {fails} tries; one more go with "
-            f"the worked examples takes about {_minutes(catalog, str(fcid), 0.0)} minutes.")}
+        out["retry"] = {
+            "content_id": fcid,
+            "message": (
+                f"{_title(catalog, fcid)} has not worked out in {fails} tries; one more go with "
+                f"the worked examples takes about {_minutes(catalog, str(fcid), 0.0)} minutes."
+            ),
+        }
     days, gap = signals.get("days_since_last"), signals.get("usual_gap_days")
     if days is not None and gap is not None:
-        msg = (f"It has been {int(days)} days since your last session; "
-               f"you usually learn every {gap:g} days.")
+        msg = (
+            f"It has been {int(days)} days since your last session; "
+            f"you usually learn every {gap:g} days."
+        )
         nxt = _title(catalog, next_content_id)
         if nxt and next_content_id:
             msg += f" Next up: {nxt}, about {_minutes(catalog, next_content_id, 0.0)} minutes."
@@ -286,8 +316,9 @@ def _expire(section: Section, now_ms: int, bandit: NudgeBandit | None, cfg: Nudg
         _close(section, 0.0, bandit)  # no return in time: the nudge did not work
 
 
-def on_activity(section: Section, t_ms: int, bandit: NudgeBandit | None = None,
-                config: NudgeConfig = DEFAULT) -> bool:
+def on_activity(
+    section: Section, t_ms: int, bandit: NudgeBandit | None = None, config: NudgeConfig = DEFAULT
+) -> bool:
     """The learner was active at ``t_ms``; returns True if that rewarded an open nudge."""
     section.pop("pend", None)  # the silence this choice answered is over
     op = section.get("open")
@@ -300,8 +331,14 @@ def on_activity(section: Section, t_ms: int, bandit: NudgeBandit | None = None,
     return False
 
 
-def on_outcome(section: Section, nudge: str, outcome: str, t_ms: int,
-               bandit: NudgeBandit | None = None, config: NudgeConfig = DEFAULT) -> None:
+def on_outcome(
+    section: Section,
+    nudge: str,
+    outcome: str,
+    t_ms: int,
+    bandit: NudgeBandit | None = None,
+    config: NudgeConfig = DEFAULT,
+) -> None:
     """Feedback on a nudge: ``opened``, ``dismissed`` or ``returned``."""
     op = section.get("open")
     if not op or op[0] != nudge:
@@ -369,8 +406,13 @@ def decide(
             title = _title(catalog, d["content_id"]) or d["content_id"]
             path = d.get("path_title") or "Your path"
             msg = f"{path} item {title} is due {_due_text(due, now_ms)}."
-            options.append((f"deadline:{d['content_id']}:{due}",
-                            {"deadline": {"content_id": d["content_id"], "message": msg}}, due))
+            options.append(
+                (
+                    f"deadline:{d['content_id']}:{due}",
+                    {"deadline": {"content_id": d["content_id"], "message": msg}},
+                    due,
+                )
+            )
             break
     silent_days = (now_ms - last_activity_ms) / DAY_MS if last_activity_ms else None
     returned = silent_days is not None and silent_days < cfg.min_silence_days
@@ -398,8 +440,11 @@ def decide(
     if pend and pend[0] == episode and pend[1] in fills and pend[2] in windows:
         template, window = pend[1], pend[2]
     else:
-        usable = [w for w, (a, b) in windows.items()
-                  if due_ms is None or next_opening(now_ms, tz, a, b) < due_ms]
+        usable = [
+            w
+            for w, (a, b) in windows.items()
+            if due_ms is None or next_opening(now_ms, tz, a, b) < due_ms
+        ]
         if not usable:  # no window opens before the deadline: first non-quiet moment
             usable = [min(windows, key=lambda w: next_opening(now_ms, tz, *windows[w]))]
         arms = [f"{t}@{w}" for t in sorted(fills) for w in usable]
@@ -411,13 +456,20 @@ def decide(
     at = next_opening(now_ms, tz, *windows[window])
     if at > now_ms:
         quiet = _quiet(cfg, local_time(now_ms, tz).hour)
-        return Decision("defer", "quiet_hours" if quiet else "window", retry_at_ms=at,
-                        detail={"template": template, "window": window})
+        return Decision(
+            "defer",
+            "quiet_hours" if quiet else "window",
+            retry_at_ms=at,
+            detail={"template": template, "window": window},
+        )
     # 6. channel, escalation, record
     prefs = [c for c in profile.get("preferred_channels") or () if c in CHANNELS]
     manager = profile.get("manager_id")
-    escalate = manager if (profile.get("escalate_to_manager") and manager
-                           and risk >= cfg.escalation_risk) else None
+    escalate = (
+        manager
+        if (profile.get("escalate_to_manager") and manager and risk >= cfg.escalation_risk)
+        else None
+    )
     fill = fills[template]
     nid = nudge_id(learner_id, episode, template)
     nudge = {
@@ -434,7 +486,7 @@ def decide(
     }
     sent = [s for s in section.get("sent", ()) if now_ms - s[0] < 7 * DAY_MS]
     sent.append([int(now_ms), nid])
-    section["sent"] = sent[-max(cfg.max_per_week, 1) * 2:]
+    section["sent"] = sent[-max(cfg.max_per_week, 1) * 2 :]
     section["open"] = [nid, int(now_ms), segment_of(profile), f"{template}@{window}", 0]
     section["eps"] = [*section.get("eps", ()), episode][-MAX_EPISODES:]
     section.pop("pend", None)

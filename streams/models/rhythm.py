@@ -157,8 +157,24 @@ def observe(
     local = _local_ms(t_ms, tz)
     day = local // DAY_MS
     if last is None:
-        s.update(n=0, t0=t_ms, t1=t_ms, ns=1, s0=t_ms, ng=0, ad=1, ld=day, a7=0.0, d7=1.0,
-                 d28=1.0, wk=[day // 7, 0], wm=0.0, nw=0, tod=[0] * 6, fs=0)
+        s.update(
+            n=0,
+            t0=t_ms,
+            t1=t_ms,
+            ns=1,
+            s0=t_ms,
+            ng=0,
+            ad=1,
+            ld=day,
+            a7=0.0,
+            d7=1.0,
+            d28=1.0,
+            wk=[day // 7, 0],
+            wm=0.0,
+            nw=0,
+            tod=[0] * 6,
+            fs=0,
+        )
         s["tod"][(local % DAY_MS) // (4 * HOUR_MS)] += 1
     elif t_ms > last:
         dt = t_ms - last
@@ -212,8 +228,15 @@ def _count_week(s: Section, week: int) -> None:
         s["wk"][1] += 1
 
 
-def _in_session(s: Section, t_ms: int, verb: str, success: bool | None,
-                progress: float | None, object_type: str, object_id: str) -> None:
+def _in_session(
+    s: Section,
+    t_ms: int,
+    verb: str,
+    success: bool | None,
+    progress: float | None,
+    object_type: str,
+    object_id: str,
+) -> None:
     if object_type in VIDEO_TYPES and object_id:
         op: dict[str, list[float]] = s.setdefault("op", {})
         if verb == "completed" or (progress is not None and progress >= 0.98):
@@ -234,8 +257,10 @@ def _in_session(s: Section, t_ms: int, verb: str, success: bool | None,
 def _abandoned(s: Section, now_ms: int) -> list[tuple[str, float, int]]:
     """Open videos untouched for a day: started or paused, never completed."""
     op = s.get("op", {})
-    return sorted(((k, v[0], int(v[1])) for k, v in op.items() if now_ms - v[1] >= DAY_MS),
-                  key=lambda x: -x[2])
+    return sorted(
+        ((k, v[0], int(v[1])) for k, v in op.items() if now_ms - v[1] >= DAY_MS),
+        key=lambda x: -x[2],
+    )
 
 
 def usual_gap_days(section: Section) -> float:
@@ -264,8 +289,7 @@ def features(section: Section, now_ms: int) -> dict[str, float]:
     tenure = max(now_ms - s["t0"], 0) / DAY_MS
     log_gap_h = math.log(max(dt, SESSION_GAP_MS) / HOUR_MS)
     ng = s["ng"]
-    gm = (s["gm"] * ng + math.log(PRIOR_GAP_HOURS)) / (ng + 1) if ng else math.log(
-        PRIOR_GAP_HOURS)
+    gm = (s["gm"] * ng + math.log(PRIOR_GAP_HOURS)) / (ng + 1) if ng else math.log(PRIOR_GAP_HOURS)
     a7 = _decay(s["a7"], dt, 7)
     this_week = s["wk"][1] if (now_ms // DAY_MS) // 7 <= s["wk"][0] else 0
     return {
@@ -447,7 +471,8 @@ class RiskCalibrator:
         n = max(self.n, 2)
         return [
             (x.get(f, 0.0) - self.mean[i]) / math.sqrt(self.m2[i] / (n - 1) + 1e-9)
-            if self.m2[i] > 0 else 0.0
+            if self.m2[i] > 0
+            else 0.0
             for i, f in enumerate(FEATURES)
         ]
 
@@ -474,9 +499,20 @@ class RiskCalibrator:
         self.b -= self.lr * err / math.sqrt(self.gb + 1e-8)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"v": 1, "features": list(FEATURES), "lr": self.lr, "l2": self.l2,
-                "min_examples": self.min_examples, "n": self.n, "mean": self.mean,
-                "m2": self.m2, "w": self.w, "g": self.g, "b": self.b, "gb": self.gb}
+        return {
+            "v": 1,
+            "features": list(FEATURES),
+            "lr": self.lr,
+            "l2": self.l2,
+            "min_examples": self.min_examples,
+            "n": self.n,
+            "mean": self.mean,
+            "m2": self.m2,
+            "w": self.w,
+            "g": self.g,
+            "b": self.b,
+            "gb": self.gb,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RiskCalibrator:
