@@ -9,4 +9,4 @@ def auth_headers(learner_id: str, secret: str = "test-secret-" + "x" * 20) -> di
         from services.delivery.tokens import mint  # type: ignore[import-not-found]
     except ImportError:
         return {}
-    return {"Authorization": f"Bearer {mint(learner_id, secret)}"}
+    return {"Authorization": f"Bearer {mint(secret.encode(), learner_id)}"}

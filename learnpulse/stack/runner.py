@@ -68,6 +68,7 @@ class EmbeddedStack:
 
     def start(self) -> EmbeddedStack:
         c = self.config
+        c.workdir = c.workdir.resolve()
         c.workdir.mkdir(parents=True, exist_ok=True)
         for port, what in ((c.kafka_port, "Kafka broker"), (c.redis_port, "Redis"),
                            (c.ingest_port, "ingest gateway"), (c.delivery_port, "delivery API")):

@@ -27,7 +27,9 @@ def start_tansu(port: int, workdir: Path, timeout: float = 30.0) -> Proc:
 def kafka_ready(bootstrap: str) -> bool:
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000})
+    # log_level 0: connection-refused noise is expected while the broker boots.
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000,
+                         "log_level": 0})
     md = admin.list_topics(timeout=2)
     return len(md.brokers) > 0
 
