@@ -318,8 +318,9 @@ def prior_risk(section: Section, now_ms: int) -> float:
     the learner's active-day rate: prior of one active day per week weighted as
     one week of evidence (``PRIOR_ACTIVE_DAYS`` over ``PRIOR_DAYS``), updated with
     their active days (28-day half-life). Once the silence outlasts the usual gap
-    stretched by two standard deviations, the rate evidence is discounted by
-    patience/silence: a learner far past their own rhythm is treated as changed.
+    stretched by two standard deviations, that evidence (prior included) is
+    discounted by patience/silence: a learner far past their own rhythm is
+    treated as changed, so risk goes to 1 as the silence grows.
     The constants are chosen by reasoning, not fitted. A learner never seen is
     at ``NEVER_ACTIVE_RISK``.
     """
@@ -330,12 +331,11 @@ def prior_risk(section: Section, now_ms: int) -> float:
     tenure = max(now_ms - s["t0"], 0) / DAY_MS
     # effective length of the 28-day-half-life window actually lived
     window = 28 / math.log(2) * (1 - 0.5 ** (tenure / 28))
-    active = _decay(s["d28"], dt, 28)
+    shape = PRIOR_ACTIVE_DAYS + _decay(s["d28"], dt, 28)
     patience_days = usual_gap_days(s) * math.exp(2 * _gap_sd(s))
     silence = dt / DAY_MS
     if silence > patience_days:
-        active *= patience_days / silence
-    shape = PRIOR_ACTIVE_DAYS + active
+        shape *= patience_days / silence
     rate_days = PRIOR_DAYS + window
     return (rate_days / (rate_days + HORIZON_DAYS)) ** shape
 
