@@ -92,9 +92,11 @@ def decode(name: str, data: bytes) -> dict[str, Any]:
     if writer_name != name:
         raise DecodeError(f"schema id {sid} is {writer_name}, expected {name}")
     try:
-        rec: dict[str, Any] = fastavro.schemaless_reader(
+        rec = fastavro.schemaless_reader(
             io.BytesIO(memoryview(data)[5:]), writer, parsed_schema(name)
         )
     except Exception as exc:  # fastavro raises many types on garbage
         raise DecodeError(f"cannot decode {name}: {exc.__class__.__name__}: {exc}") from exc
+    if not isinstance(rec, dict):
+        raise DecodeError(f"{name} decoded to {type(rec).__name__}, not a record")
     return rec

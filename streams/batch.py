@@ -68,7 +68,7 @@ class DeadLetter:
     error_class: str
     message: str
 
-    def headers(self) -> list[tuple[str, bytes]]:
+    def headers(self) -> list[tuple[str, str | bytes | None]]:
         return [
             ("error.reason", self.reason.encode()),
             ("error.class", self.error_class.encode()),
@@ -119,7 +119,7 @@ class LearnBatch:
         states: dict[str, LearnerState] = {}
         partitions: dict[str, int] = {}
         changed: dict[str, str | None] = {}  # learner -> trigger event id
-        counts = {"applied": 0, "replay": 0, "duplicate": 0}
+        counts: dict[str, int] = {"applied": 0, "replay": 0, "duplicate": 0}
         for m in msgs:
             try:
                 learner_id, rec = self._decode(m)
@@ -146,9 +146,9 @@ class LearnBatch:
             changed[learner_id] = rec["event_id"]
             fx.appended_ms.append(m.timestamp_ms)
             fx.occurred_ms.append(rec["occurred_at_ms"])
-        for outcome, n in counts.items():
+        for name, n in counts.items():
             if n:
-                EVENTS_PROCESSED.labels(self.agent, outcome).inc(n)
+                EVENTS_PROCESSED.labels(self.agent, name).inc(n)
         for dl in fx.dead:
             DEADLETTERED.labels(self.agent, dl.reason).inc()
         now_ms = int(self.clock() * 1000)

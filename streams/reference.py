@@ -98,7 +98,7 @@ class ReferenceReader(threading.Thread):
             for m in msgs:
                 if m.error():
                     continue
-                kind, schema = self._kinds[m.topic()]
+                kind, schema = self._kinds[m.topic() or ""]
                 key = (m.key() or b"").decode()
                 value = m.value()
                 try:

@@ -108,7 +108,8 @@ class RecordSink:
         for topic, key, value in fx.records:
             self._produce(topic, key.encode(), value, None)
         for dl in fx.dead:
-            self._produce(self.deadletter_topic, dl.msg.key, dl.msg.value, dl.headers())
+            self._produce(self.deadletter_topic, dl.msg.key, dl.msg.value,
+                          list(dl.headers()))
         loop = asyncio.get_running_loop()
         left = await loop.run_in_executor(None, self.producer.flush, 30)
         if left or self._errors:
@@ -116,7 +117,7 @@ class RecordSink:
             raise SinkError(f"{left} records not acknowledged; errors: {errs[:3]}")
 
     def _produce(self, topic: str, key: bytes | None, value: bytes | None,
-                 headers: list[tuple[str, bytes]] | None) -> None:
+                 headers: list[tuple[str, str | bytes | None]] | None) -> None:
         while True:
             try:
                 self.producer.produce(topic, value=value, key=key, headers=headers,
