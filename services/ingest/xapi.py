@@ -223,7 +223,12 @@ def _statement(
     if core is None or len(errs.items) > before:
         return None
     fp = fingerprint(stmt)
-    sid = (str(sid).lower() if sid is not None else None) or statement_id or id_factory(fp)
+    if sid is not None:
+        sid = str(sid).lower()
+    elif statement_id is not None:
+        sid = statement_id.lower()
+    else:
+        sid = id_factory(fp)
     occurred = core.pop("timestamp_ms")
     if occurred is None:
         occurred = received_at_ms

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["fields", "learners", "vocab", "native", "xapi"]
+MODULES = ["fields", "learners", "vocab", "native", "xapi", "limits"]
 
 
 @pytest.mark.parametrize("name", MODULES)
