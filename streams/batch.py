@@ -19,6 +19,7 @@ import orjson
 import schemas
 from learnpulse import keys
 from learnpulse.topics import Topics
+from streams import engagement
 from streams.metrics import DEADLETTERED, EVENTS_PROCESSED, STATE_BYTES
 from streams.models import learner, recommend
 from streams.models.state import LearnerState, new_state
@@ -100,13 +101,15 @@ class LearnBatch:
 
     def __init__(self, topics: Topics, store: StateStore,
                  reference: ReferenceData, k: int = 10,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 models: engagement.EngagementModels | None = None) -> None:
         self.topics = topics
         self.store = store
         self.ref = reference
         self.k = k
         self.clock = clock
         self.agent = "learn"
+        self.engagement = models or engagement.EngagementModels()
 
     # -- state ---------------------------------------------------------------
     def load(self, learner_id: str) -> LearnerState:
@@ -143,6 +146,7 @@ class LearnBatch:
                 continue
             state["n"] = state.get("n", 0) + 1
             learner.apply_activity(state, rec)
+            engagement.observe(self.engagement, state, rec)
             changed[learner_id] = rec["event_id"]
             fx.appended_ms.append(m.timestamp_ms)
             fx.occurred_ms.append(rec["occurred_at_ms"])
@@ -153,7 +157,12 @@ class LearnBatch:
             DEADLETTERED.labels(self.agent, dl.reason).inc()
         now_ms = int(self.clock() * 1000)
         for learner_id, trigger in changed.items():
-            self._project(learner_id, states[learner_id], trigger, now_ms, fx)
+            state = states[learner_id]
+            risk, due = engagement.risk_and_due(self.engagement, state, state["last_ms"])
+            state["risk"] = round(risk, 4)
+            if due:
+                fx.due.append((partitions[learner_id], learner_id, due))
+            self._project(learner_id, state, trigger, now_ms, fx)
         for learner_id, state in states.items():
             raw = orjson.dumps(state)
             STATE_BYTES.observe(len(raw))
@@ -191,6 +200,7 @@ class LearnBatch:
         paths = self.ref.paths_for(learner_id, profile.get("team_id", ""))
         role_skills = self.ref.role_skills.get(profile.get("role", ""), {})
         items = recommend.recommend(state, self.ref.catalog, paths, role_skills, self.k)
+        state["top"] = items[0]["content_id"] if items else None
         reco = {
             "v": keys.VALUE_VERSION,
             "learner_id": learner_id,
@@ -224,4 +234,5 @@ def public_state(learner_id: str, state: LearnerState, now_ms: int) -> dict[str,
         "in_progress": {cid: p for cid, (p, _t) in state["prog"].items()},
         "completed": len(state["done"]),
         "events_applied": state.get("n", 0),
+        "risk": state.get("risk", 0.0),
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,9 +35,30 @@ class StreamsSettings(BaseSettings):
     redis_ttl_s: int = Field(30 * 86400, description="TTL of per-learner Redis values")
     nudge_stream_maxlen: int = Field(100, description="nudges kept per learner in Redis")
     silence_tick_s: float = Field(1.0, description="how often due silence timers are checked")
+    nudge_max_per_day: int = Field(1, description="nudges per learner in any 24 h")
+    nudge_max_per_week: int = Field(3, description="nudges per learner in any 7 days")
+    nudge_quiet_hours: str = Field("20-8", description="local quiet hours start-end; 0-0 = none")
+    nudge_windows: str = Field(
+        "morning:8-11,midday:11-14,afternoon:14-17,evening:17-20",
+        description="send windows the nudge bandit chooses from, name:start-end local hours")
+    nudge_min_silence_days: float = Field(1.0, description="silence before a nudge is considered")
     metrics_host: str = Field("127.0.0.1", description="bind address of /metrics")
     metrics_port: int = Field(0, description="port of /metrics (0 = do not serve)")
     log_level: str = Field("INFO", description="log level")
+
+    def nudge_config(self) -> Any:
+        from streams.models.nudge_policy import NudgeConfig
+
+        qs, qe = (int(x) for x in self.nudge_quiet_hours.split("-"))
+        windows = []
+        for part in self.nudge_windows.split(","):
+            name, hours = part.split(":")
+            a, b = (int(x) for x in hours.split("-"))
+            windows.append((name.strip(), a, b))
+        return NudgeConfig(max_per_day=self.nudge_max_per_day,
+                           max_per_week=self.nudge_max_per_week, quiet_start_hour=qs,
+                           quiet_end_hour=qe, windows=tuple(windows),
+                           min_silence_days=self.nudge_min_silence_days)
 
     @property
     def topics(self) -> Topics:

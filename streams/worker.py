@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
@@ -11,6 +12,7 @@ import redis.asyncio as aioredis
 
 from streams.app import create_app
 from streams.batch import LearnBatch
+from streams.engagement import EngagementModels
 from streams.reference import ReferenceData, ReferenceReader
 from streams.settings import StreamsSettings
 from streams.sink import RecordSink, RedisSink
@@ -29,10 +31,13 @@ class Worker:
     batch: LearnBatch
     redis_sink: RedisSink
     record_sink: RecordSink
+    # The learn agent and the silence timer both change learner states; they
+    # take turns so neither saves over the other's update.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 def build(s: StreamsSettings) -> Worker:
-    from streams.agents import learn
+    from streams.agents import learn, watch_engagement
 
     app = create_app(s)
     topics = s.topics
@@ -50,11 +55,13 @@ def build(s: StreamsSettings) -> Worker:
         table=table,
         reference=reference,
         reader=reader,
-        batch=LearnBatch(topics, TableStore(table), reference, k=s.reco_k),
+        batch=LearnBatch(topics, TableStore(table), reference, k=s.reco_k,
+                         models=EngagementModels(config=s.nudge_config())),
         redis_sink=RedisSink(client, s.redis_ttl_s, s.nudge_stream_maxlen),
         record_sink=RecordSink(s.kafka_bootstrap, topics.deadletter),
     )
     learn.register(w)
+    watch_engagement.register(w)
 
 
     return w

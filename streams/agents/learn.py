@@ -33,20 +33,27 @@ def register(w: Worker) -> None:
     async def learn(stream: Any) -> None:
         async for events in stream.take_events(s.batch_size, within=s.batch_within_s):
             t0 = time.perf_counter()
-            fx = w.batch.handle([to_msg(e) for e in events])
-            # Effects first; faust acks (and later commits) the batch only after
-            # this block returns, so a crash here means the batch is redone.
+            await w.lock.acquire()
             try:
-                await w.redis_sink.write(fx)
-                await w.record_sink.write(fx)
-            except Exception:
-                # faust would log an agent crash and keep the process alive doing
-                # nothing; exit instead so the supervisor restarts us, with this
-                # batch neither saved nor committed (it is processed again).
-                log.critical("effects of a batch could not be written; exiting", exc_info=True)
-                logging.shutdown()
-                os._exit(70)
-            w.batch.save_states(fx)
+                await process(w, [to_msg(e) for e in events])
+            finally:
+                w.lock.release()
             BATCH_SIZE.labels("learn").observe(len(events))
             BATCH_SECONDS.labels("learn").observe(time.perf_counter() - t0)
             LEARNERS_IN_STATE.set(len(w.table.data))
+
+
+async def process(w: Worker, msgs: list[Msg]) -> None:
+    """One batch: compute, write effects, then save states (docs/decisions/0002)."""
+    fx = w.batch.handle(msgs)
+    try:
+        await w.redis_sink.write(fx)
+        await w.record_sink.write(fx)
+    except Exception:
+        # faust would log an agent crash and keep the process alive doing
+        # nothing; exit instead so the supervisor restarts us, with this batch
+        # neither saved nor committed (it is processed again).
+        log.critical("effects of a batch could not be written; exiting", exc_info=True)
+        logging.shutdown()
+        os._exit(70)
+    w.batch.save_states(fx)

@@ -1,0 +1,81 @@
+"""Engagement glue between the learner state and the pure rhythm / nudge models.
+
+Per event (in the ``learn`` batch): fold the event into the rhythm, settle open
+nudges, and compute the learner's risk and silence due time. When a silence
+timer fires (``streams.agents.watch_engagement``): decide a nudge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.models import nudge_policy, rhythm
+from streams.models.state import LearnerState
+
+NUDGE_FEEDBACK = {"nudge_opened": "opened", "nudge_dismissed": "dismissed"}
+
+
+@dataclass
+class EngagementModels:
+    """Shared (per worker) models: the risk calibrator and the nudge bandit."""
+
+    calibrator: rhythm.RiskCalibrator = field(default_factory=rhythm.RiskCalibrator)
+    bandit: nudge_policy.NudgeBandit = field(default_factory=nudge_policy.NudgeBandit)
+    config: nudge_policy.NudgeConfig = nudge_policy.DEFAULT
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"calibrator": self.calibrator.to_dict(), "bandit": self.bandit.to_dict()}
+
+    def load(self, d: dict[str, Any]) -> None:
+        self.calibrator = rhythm.RiskCalibrator.from_dict(d["calibrator"])
+        self.bandit = nudge_policy.NudgeBandit.from_dict(d["bandit"])
+
+
+def observe(models: EngagementModels, state: LearnerState, ev: dict[str, Any]) -> None:
+    """Fold one applied event into the learner's rhythm and nudge sections."""
+    verb = ev["verb"]
+    t = ev["occurred_at_ms"]
+    if verb in NUDGE_FEEDBACK:
+        nudge_policy.on_outcome(state["nudge"], ev["object_id"], NUDGE_FEEDBACK[verb], t,
+                                models.bandit, models.config)
+        return
+    if verb in ("impression", "clicked", "dismissed"):
+        return  # front-end feedback on recommendations is not learning activity
+    result = ev.get("result") or {}
+    tz = (state.get("profile") or {}).get("time_zone") or "UTC"
+    rhythm.observe(state["rhythm"], t, verb, success=result.get("success"),
+                   progress=result.get("progress"), object_type=ev.get("object_type", ""),
+                   object_id=ev["object_id"], tz=tz)
+    nudge_policy.on_activity(state["nudge"], t, models.bandit, models.config)
+    for features, label in rhythm.matured(state["rhythm"], t):
+        models.calibrator.learn_one(features, label)
+    rhythm.checkpoint(state["rhythm"], t)
+
+
+def risk_and_due(models: EngagementModels, state: LearnerState, now_ms: int) -> tuple[float, int]:
+    section = state["rhythm"]
+    if "t1" not in section:
+        return 0.0, 0
+    cal = models.calibrator if models.calibrator.ready else None
+    return rhythm.risk(section, now_ms, cal), rhythm.due_ms(section)
+
+
+def decide(models: EngagementModels, learner_id: str, state: LearnerState, now_ms: int,
+           catalog: dict[str, Any], paths: list[dict[str, Any]],
+           next_content_id: str | None) -> nudge_policy.Decision:
+    """A silence timer fired (or a retry is due): what to do about this learner."""
+    section = state["rhythm"]
+    for features, label in rhythm.matured(section, now_ms):
+        models.calibrator.learn_one(features, label)
+    rhythm.checkpoint(section, now_ms)
+    risk, _due = risk_and_due(models, state, now_ms)
+    profile = state.get("profile") or {}
+    deadlines = nudge_policy.upcoming_deadlines(
+        paths, learner_id=learner_id, team_id=profile.get("team_id", ""),
+        done=state["done"], now_ms=now_ms)
+    return nudge_policy.decide(
+        state["nudge"], learner_id=learner_id, now_ms=now_ms, risk=risk,
+        signals=rhythm.signals(section, now_ms), profile=profile,
+        last_activity_ms=state["last_ms"], prog=state["prog"], catalog=catalog, deadlines=deadlines,
+        next_content_id=next_content_id, bandit=models.bandit, config=models.config)
