@@ -73,7 +73,7 @@ class DeadLetter:
         return [
             ("error.reason", self.reason.encode()),
             ("error.class", self.error_class.encode()),
-            ("error.message", self.message[:500].encode()),
+            ("error.message", self.message[:2000].encode()),
             ("origin.topic", self.msg.topic.encode()),
             ("origin.partition", str(self.msg.partition).encode()),
             ("origin.offset", str(self.msg.offset).encode()),

@@ -37,7 +37,7 @@ class Worker:
 
 
 def build(s: StreamsSettings) -> Worker:
-    from streams.agents import learn, watch_engagement
+    from streams.agents import learn, normalize, watch_engagement
 
     app = create_app(s)
     topics = s.topics
@@ -62,6 +62,7 @@ def build(s: StreamsSettings) -> Worker:
     )
     learn.register(w)
     watch_engagement.register(w)
+    normalize.register(w)
 
 
     return w

@@ -36,7 +36,8 @@ def activity(learner: str, verb: str, obj: str, progress: float | None = None,
 def produce(bootstrap: str, topic: str, records: list[dict[str, Any]]) -> None:
     p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
     for rec in records:
-        p.produce(topic, key=rec["learner_id"].encode(), value=schemas.encode(schemas.ACTIVITY, rec))
+        value = schemas.encode(schemas.ACTIVITY, rec)
+        p.produce(topic, key=rec["learner_id"].encode(), value=value)
     assert p.flush(15) == 0
 
 

@@ -1,0 +1,77 @@
+"""Agent ``normalize``: raw xAPI / Caliper / Open edX records → canonical activity events.
+
+Tools that produce straight to Kafka write to the raw topics. Each record is
+normalised with the same code as the HTTP gateway (``services.ingest.raw``);
+anything undecodable or invalid goes to the dead-letter topic with the reason
+and origin in headers, is counted, and processing goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+import schemas
+from services.ingest.errors import DecodeError, InvalidEvent
+from services.ingest.raw import normalize_raw
+from streams.agents.learn import to_msg
+from streams.batch import DeadLetter, Effects
+from streams.metrics import BATCH_SECONDS, BATCH_SIZE, DEADLETTERED, EVENTS_PROCESSED
+
+if TYPE_CHECKING:
+    from streams.worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+def register(w: Worker) -> None:
+    s = w.settings
+    t = s.topics
+    formats = {t.raw_xapi: "xapi", t.raw_caliper: "caliper", t.raw_openedx: "openedx"}
+    source = w.app.topic(*formats, key_type=bytes, value_type=bytes, key_serializer="raw",
+                         value_serializer="raw", partitions=s.partitions)
+
+    @w.app.agent(source, name="normalize")
+    async def normalize(stream: Any) -> None:
+        async for events in stream.take_events(s.batch_size, within=s.batch_within_s):
+            t0 = time.perf_counter()
+            fx = Effects()
+            ok = 0
+            for event in events:
+                m = to_msg(event)
+                headers = {k: v for k, v in m.headers}
+                try:
+                    records = normalize_raw(formats[m.topic], m.value, headers,
+                                            received_at_ms=m.timestamp_ms)
+                    encoded = [(r["learner_id"], schemas.encode(schemas.ACTIVITY, r))
+                               for r in records]
+                except DecodeError as exc:
+                    fx.dead.append(DeadLetter(m, "undecodable", type(exc).__name__, str(exc)))
+                    continue
+                except InvalidEvent as exc:
+                    # Every field error, with its path, so the producer can fix them all.
+                    fx.dead.append(DeadLetter(m, "invalid", type(exc).__name__,
+                                              orjson.dumps(exc.errors).decode()))
+                    continue
+                except ValueError as exc:
+                    fx.dead.append(DeadLetter(m, "invalid", type(exc).__name__, str(exc)))
+                    continue
+                for learner_id, value in encoded:
+                    fx.records.append((t.activity, learner_id, value))
+                ok += 1
+            for dl in fx.dead:
+                DEADLETTERED.labels("normalize", dl.reason).inc()
+            if ok:
+                EVENTS_PROCESSED.labels("normalize", "applied").inc(ok)
+            try:
+                await w.record_sink.write(fx)
+            except Exception:
+                log.critical("normalised records could not be produced; exiting", exc_info=True)
+                logging.shutdown()
+                os._exit(70)
+            BATCH_SIZE.labels("normalize").observe(len(events))
+            BATCH_SECONDS.labels("normalize").observe(time.perf_counter() - t0)
