@@ -28,7 +28,9 @@ from services.delivery.metrics import LIVE_MESSAGES, SSE_CLIENTS
 
 log = logging.getLogger(__name__)
 
-CLOSE = ("close", b"")  # sentinel: the stream must end (shutdown, overflow)
+# Items that end a stream (the SSE ``close`` event); the browser then reconnects.
+SHUTDOWN = ("close", b'{"reason":"server shutting down"}')
+OVERFLOW = ("close", b'{"reason":"too far behind, reconnect"}')
 
 
 class LiveUnavailable(RuntimeError):
@@ -84,7 +86,7 @@ class LiveHub:
         """Ask every open stream to end (server shutdown)."""
         for ch in self.channels.values():
             for lst in ch.listeners:
-                _offer(lst, CLOSE)
+                _offer(lst, SHUTDOWN)
 
     async def add(self, learner_id: str) -> Listener:
         """A listener on the learner's channel, once Redis confirmed the subscription."""
@@ -191,7 +193,7 @@ def _offer(lst: Listener, item: tuple[str, bytes]) -> None:
         # and starts again from the current values (never block the other clients).
         while not lst.queue.empty():
             lst.queue.get_nowait()
-        lst.queue.put_nowait(CLOSE)
+        lst.queue.put_nowait(OVERFLOW)
 
 
 def _text(v: object) -> str:

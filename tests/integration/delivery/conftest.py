@@ -33,8 +33,14 @@ class Api:
 
 
 def _serve(settings: DeliverySettings) -> tuple[uvicorn.Server, threading.Thread]:
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.port,
-                            log_level="warning", access_log=False, timeout_graceful_shutdown=2)
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=2,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="delivery-api", daemon=True)
     thread.start()
@@ -54,8 +60,12 @@ def start_api(redis_server, kafka_bootstrap: str) -> Iterator[Callable[..., Api]
     def start(topics: Topics, **overrides: object) -> Api:
         secret = secrets.token_urlsafe(24)
         values: dict[str, object] = {
-            "redis_url": redis_server.frontend_url, "kafka_bootstrap": kafka_bootstrap,
-            "topic_prefix": topics.prefix, "token_secret": secret, "port": free_port()}
+            "redis_url": redis_server.frontend_url,
+            "kafka_bootstrap": kafka_bootstrap,
+            "topic_prefix": topics.prefix,
+            "token_secret": secret,
+            "port": free_port(),
+        }
         values.update(overrides)
         settings = DeliverySettings(**values)  # type: ignore[arg-type]
         server, thread = _serve(settings)

@@ -45,13 +45,26 @@ def test_frontend_cannot_write_learnpulse_keys(front, worker) -> None:
     assert front.xlen(keys.nudges("acl-a")) == 1
 
 
-@pytest.mark.parametrize("command", [
-    ("KEYS", "*"), ("SCAN", "0"), ("FLUSHALL",), ("FLUSHDB",), ("CONFIG", "GET", "*"),
-    ("CONFIG", "SET", "maxmemory", "1"), ("EVAL", "return 1", "0"), ("SCRIPT", "LOAD", "return 1"),
-    ("DEBUG", "SLEEP", "0"), ("MONITOR",), ("ACL", "LIST"),
-    ("CLIENT", "LIST"), ("CLIENT", "KILL", "ID", "1"), ("SAVE",),
-    ("MIGRATE", "127.0.0.1", "1", "", "0", "100", "KEYS", "lp:{acl-a}:reco"),
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("KEYS", "*"),
+        ("SCAN", "0"),
+        ("FLUSHALL",),
+        ("FLUSHDB",),
+        ("CONFIG", "GET", "*"),
+        ("CONFIG", "SET", "maxmemory", "1"),
+        ("EVAL", "return 1", "0"),
+        ("SCRIPT", "LOAD", "return 1"),
+        ("DEBUG", "SLEEP", "0"),
+        ("MONITOR",),
+        ("ACL", "LIST"),
+        ("CLIENT", "LIST"),
+        ("CLIENT", "KILL", "ID", "1"),
+        ("SAVE",),
+        ("MIGRATE", "127.0.0.1", "1", "", "0", "100", "KEYS", "lp:{acl-a}:reco"),
+    ],
+)
 def test_frontend_cannot_run_dangerous_commands(front, command: tuple[str, ...]) -> None:
     with pytest.raises(NoPermissionError):
         front.execute_command(*command)
@@ -75,22 +88,26 @@ def test_frontend_reads_and_subscribes_through_the_reader(redis_server, worker) 
     for i in range(3):
         worker.xadd(keys.nudges("acl-b"), {"v": "1", "nudge": f'{{"nudge_id":"n{i}"}}'})
     with LearnPulseReader(redis_server.frontend_url) as reader:
-        assert reader.recommendations("acl-b")["learner_id"] == "acl-b"
-        assert reader.state("acl-b")["streak_days"] == 3
+        reco, state = reader.recommendations("acl-b"), reader.state("acl-b")
+        assert reco is not None and reco["learner_id"] == "acl-b"
+        assert state is not None and state["streak_days"] == 3
         assert [n["nudge_id"] for n in reader.nudges("acl-b", 2)] == ["n2", "n1"]
         assert reader.recommendations("nobody") is None
         with reader.subscribe("acl-b", timeout=3) as updates:
             # Subscribed and confirmed: a message published now must arrive.
-            worker.publish(keys.live_channel("acl-b"),
-                           b'{"type":"nudge","value":{"nudge_id":"live-1"}}')
+            worker.publish(
+                keys.live_channel("acl-b"), b'{"type":"nudge","value":{"nudge_id":"live-1"}}'
+            )
             got = next(iter(updates), None)
         assert got is not None and got.type == "nudge" and got.value["nudge_id"] == "live-1"
 
 
 def test_unknown_version_in_redis_is_a_clear_error(redis_server, worker) -> None:
     worker.set(keys.reco("acl-c"), b'{"v":7,"items":[]}')
-    with LearnPulseReader(redis_server.frontend_url) as reader, \
-            pytest.raises(UnknownVersion, match="version 7"):
+    with (
+        LearnPulseReader(redis_server.frontend_url) as reader,
+        pytest.raises(UnknownVersion, match="version 7"),
+    ):
         reader.recommendations("acl-c")
 
 

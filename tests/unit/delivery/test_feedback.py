@@ -10,6 +10,7 @@ import schemas
 from services.delivery.feedback import (
     MAX_BATCH,
     FeedbackError,
+    FieldError,
     MalformedBody,
     parse,
     to_records,
@@ -23,22 +24,26 @@ def records(doc: Any) -> list[dict[str, Any]]:
     return to_records(doc, "lrn-1", NOW, lambda: f"id{next(ids)}")
 
 
-def errors(doc: Any) -> list[dict[str, str]]:
+def errors(doc: Any) -> list[FieldError]:
     with pytest.raises(FeedbackError) as err:
         records(doc)
     return err.value.errors
 
 
-@pytest.mark.parametrize(("kind", "extra", "verb", "object_id", "object_type"), [
-    ("impression", {"content_id": "sql-101"}, "impression", "sql-101", ""),
-    ("click", {"content_id": "sql-101"}, "clicked", "sql-101", ""),
-    ("dismiss", {"content_id": "sql-101"}, "dismissed", "sql-101", ""),
-    ("rating", {"content_id": "sql-101", "rating": 0.75}, "rated", "sql-101", ""),
-    ("nudge_opened", {"nudge_id": "n-1"}, "nudge_opened", "n-1", "nudge"),
-    ("nudge_dismissed", {"nudge_id": "n-1"}, "nudge_dismissed", "n-1", "nudge"),
-])
-def test_each_kind_becomes_a_canonical_event(kind: str, extra: dict[str, Any], verb: str,
-                                             object_id: str, object_type: str) -> None:
+@pytest.mark.parametrize(
+    ("kind", "extra", "verb", "object_id", "object_type"),
+    [
+        ("impression", {"content_id": "sql-101"}, "impression", "sql-101", ""),
+        ("click", {"content_id": "sql-101"}, "clicked", "sql-101", ""),
+        ("dismiss", {"content_id": "sql-101"}, "dismissed", "sql-101", ""),
+        ("rating", {"content_id": "sql-101", "rating": 0.75}, "rated", "sql-101", ""),
+        ("nudge_opened", {"nudge_id": "n-1"}, "nudge_opened", "n-1", "nudge"),
+        ("nudge_dismissed", {"nudge_id": "n-1"}, "nudge_dismissed", "n-1", "nudge"),
+    ],
+)
+def test_each_kind_becomes_a_canonical_event(
+    kind: str, extra: dict[str, Any], verb: str, object_id: str, object_type: str
+) -> None:
     (rec,) = records({"type": kind, **extra})
     assert rec["verb"] == verb
     assert rec["object_id"] == object_id
@@ -52,14 +57,27 @@ def test_each_kind_becomes_a_canonical_event(kind: str, extra: dict[str, Any], v
 
 
 def test_rating_and_context_are_carried() -> None:
-    (rec,) = records({"type": "rating", "content_id": "c", "rating": 1, "position": 2,
-                      "surface": "web", "session_id": "s-9", "model_version": "rules-1",
-                      "reco_generated_at_ms": NOW - 5, "occurred_at_ms": NOW - 1000})
+    (rec,) = records(
+        {
+            "type": "rating",
+            "content_id": "c",
+            "rating": 1,
+            "position": 2,
+            "surface": "web",
+            "session_id": "s-9",
+            "model_version": "rules-1",
+            "reco_generated_at_ms": NOW - 5,
+            "occurred_at_ms": NOW - 1000,
+        }
+    )
     assert rec["result"]["rating"] == 1.0
     assert rec["context"]["platform"] == "web"
     assert rec["context"]["session_id"] == "s-9"
-    assert rec["extensions"] == {"position": "2", "model_version": "rules-1",
-                                 "reco_generated_at_ms": str(NOW - 5)}
+    assert rec["extensions"] == {
+        "position": "2",
+        "model_version": "rules-1",
+        "reco_generated_at_ms": str(NOW - 5),
+    }
     assert rec["occurred_at_ms"] == NOW - 1000
 
 
@@ -72,32 +90,42 @@ def test_client_event_id_makes_retries_idempotent() -> None:
 
 
 def test_batches_keep_their_order() -> None:
-    out = records([{"type": "impression", "content_id": f"c{i}", "position": i}
-                   for i in range(5)])
+    out = records([{"type": "impression", "content_id": f"c{i}", "position": i} for i in range(5)])
     assert [r["object_id"] for r in out] == [f"c{i}" for i in range(5)]
 
 
 def test_every_error_has_a_json_pointer_path() -> None:
-    errs = errors([
-        {"type": "click", "content_id": "ok"},
-        {"type": "rating", "content_id": "c", "rating": 7},
-        {"type": "teleport", "content_id": "c"},
-        {"type": "nudge_opened"},
-        {"type": "click"},
-        {"type": "click", "content_id": "c", "learner_id": "someone-else"},
-        "not an object",
-        {"type": "click", "content_id": "c", "position": -1},
-        {"type": "dismiss", "content_id": "c", "rating": 0.5},
-    ])
+    errs = errors(
+        [
+            {"type": "click", "content_id": "ok"},
+            {"type": "rating", "content_id": "c", "rating": 7},
+            {"type": "teleport", "content_id": "c"},
+            {"type": "nudge_opened"},
+            {"type": "click"},
+            {"type": "click", "content_id": "c", "learner_id": "someone-else"},
+            "not an object",
+            {"type": "click", "content_id": "c", "position": -1},
+            {"type": "dismiss", "content_id": "c", "rating": 0.5},
+        ]
+    )
     assert {"path": "/1/rating", "error": "must be a number in [0, 1]"} in errs
     paths = {e["path"] for e in errs}
-    assert {"/1/rating", "/2/type", "/3/nudge_id", "/4/content_id", "/5/learner_id", "/6",
-            "/7/position", "/8/rating"} == paths
+    assert {
+        "/1/rating",
+        "/2/type",
+        "/3/nudge_id",
+        "/4/content_id",
+        "/5/learner_id",
+        "/6",
+        "/7/position",
+        "/8/rating",
+    } == paths
 
 
 def test_a_learner_cannot_be_named_in_the_body() -> None:
     assert errors({"type": "click", "content_id": "c", "learner_id": "x"}) == [
-        {"path": "/learner_id", "error": "unknown field"}]
+        {"path": "/learner_id", "error": "unknown field"}
+    ]
 
 
 @pytest.mark.parametrize("rating", [True, "0.5", -0.1, 1.01, None])
@@ -106,10 +134,16 @@ def test_bad_ratings(rating: Any) -> None:
 
 
 def test_times_far_from_now_are_refused() -> None:
-    assert errors({"type": "click", "content_id": "c", "occurred_at_ms": NOW + 3_600_000})[0][
-        "path"] == "/occurred_at_ms"
-    assert errors({"type": "click", "content_id": "c", "occurred_at_ms": NOW - 30 * 86_400_000})[
-        0]["path"] == "/occurred_at_ms"
+    assert (
+        errors({"type": "click", "content_id": "c", "occurred_at_ms": NOW + 3_600_000})[0]["path"]
+        == "/occurred_at_ms"
+    )
+    assert (
+        errors({"type": "click", "content_id": "c", "occurred_at_ms": NOW - 30 * 86_400_000})[0][
+            "path"
+        ]
+        == "/occurred_at_ms"
+    )
 
 
 def test_ids_are_bounded_and_plain() -> None:

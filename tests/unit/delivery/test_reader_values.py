@@ -16,7 +16,8 @@ from learnpulse.reader import (
 
 def test_known_version_is_parsed() -> None:
     assert parse_value(b'{"v":1,"items":[{"content_id":"c"}]}', "k")["items"][0] == {
-        "content_id": "c"}
+        "content_id": "c"
+    }
 
 
 @pytest.mark.parametrize("raw", [b'{"v":2,"items":[]}', b'{"items":[]}', b'{"v":"1"}'])

@@ -61,16 +61,18 @@ def test_minting_refuses_weak_secrets_and_bad_input() -> None:
         mint(SECRET, "lrn-1", ttl_s=0)
 
 
-def test_cli_prints_a_token_the_api_accepts(monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_prints_a_token_the_api_accepts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("LEARNPULSE_DELIVERY_TOKEN_SECRET", SECRET.decode())
     assert tokens.main(["lrn-7", "--ttl", "120"]) == 0
     printed = capsys.readouterr().out.strip()
     assert verify(SECRET, printed).learner_id == "lrn-7"
 
 
-def test_cli_without_secret_explains_and_fails(monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_without_secret_explains_and_fails(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("LEARNPULSE_DELIVERY_TOKEN_SECRET", raising=False)
     assert tokens.main(["lrn-7"]) == 2
     assert "token_secret" in capsys.readouterr().err.lower()
