@@ -17,7 +17,12 @@ def main() -> int:
     try:
         s = IngestSettings()  # type: ignore[call-arg]
         check_port(s.port, "ingest gateway", s.host)
-    except (ValidationError, StackError) as exc:
+    except ValidationError as exc:
+        for err in exc.errors():
+            name = "LEARNPULSE_INGEST_" + "__".join(str(p) for p in err["loc"]).upper()
+            print(f"learnpulse ingest: {name}: {err['msg']}", file=sys.stderr)
+        return 2
+    except StackError as exc:
         print(f"learnpulse ingest: {exc}", file=sys.stderr)
         return 2
     from learnpulse.logs import setup_logging

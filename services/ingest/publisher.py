@@ -94,7 +94,7 @@ class Publisher:
             "error_cb": self._on_error,
         }
         self.conf.update(extra or {})
-        self.producer = Producer(self.conf)
+        self.producer: Producer | None = Producer(self.conf)
         self._fatal = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="ingest-producer", daemon=True)
@@ -110,12 +110,16 @@ class Publisher:
 
     def _poll(self) -> None:
         while not self._stop.is_set():
-            self.producer.poll(0.05)
+            producer = self.producer
+            if producer is not None:
+                producer.poll(0.05)
 
     async def publish(self, topic: str, records: list[Record]) -> None:
         """Produce ``records``; return once Kafka acknowledged all, else raise PublishFailed."""
         if not records:
             return
+        if self.producer is None:
+            raise PublishFailed("the publisher is closed")
         if self._fatal:
             self._fatal = False
             self.producer = Producer(self.conf)
@@ -143,4 +147,8 @@ class Publisher:
         """Stop polling and flush; returns the number of records still undelivered."""
         self._stop.set()
         self._thread.join(timeout=2)
-        return int(self.producer.flush(timeout_s))
+        producer, self.producer = self.producer, None
+        if producer is None:
+            return 0
+        # The handle is dropped here: a live librdkafka client keeps reconnecting forever.
+        return int(producer.flush(timeout_s))

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import base64
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import redis
-from starlette.testclient import TestClient
+
+with warnings.catch_warnings():  # "use httpx2": not installed here, httpx works
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
 import schemas
 from learnpulse.topics import Topics
@@ -52,14 +56,14 @@ class Gateway:
         return self.client.post("/xapi/statements", json=body, headers=h)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def key_store(redis_server: Any) -> Iterator[KeyStore]:
     r = redis.Redis.from_url(redis_server.ingest_url)
     yield KeyStore(r)
     r.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_key(key_store: KeyStore) -> Callable[..., Key]:
     def make(tool: str = "lms", **scope: Any) -> Key:
         cred, token = new_credential(tool, **scope)
