@@ -20,6 +20,7 @@ import schemas
 from learnpulse import keys
 from learnpulse.topics import Topics
 from streams import engagement
+from streams.skills import SkillTracker
 from streams.metrics import DEADLETTERED, EVENTS_PROCESSED, STATE_BYTES
 from streams.models import learner, recommend
 from streams.models.state import LearnerState, new_state
@@ -110,6 +111,7 @@ class LearnBatch:
         self.clock = clock
         self.agent = "learn"
         self.engagement = models or engagement.EngagementModels()
+        self.skills = SkillTracker()
 
     # -- state ---------------------------------------------------------------
     def load(self, learner_id: str) -> LearnerState:
@@ -147,6 +149,7 @@ class LearnBatch:
             state["n"] = state.get("n", 0) + 1
             learner.apply_activity(state, rec)
             engagement.observe(self.engagement, state, rec)
+            self.skills.observe(state, rec, self.ref.catalog)
             changed[learner_id] = rec["event_id"]
             fx.appended_ms.append(m.timestamp_ms)
             fx.occurred_ms.append(rec["occurred_at_ms"])
@@ -211,8 +214,9 @@ class LearnBatch:
         }
         reco_json = orjson.dumps(reco)
         fx.redis_values[keys.reco(learner_id)] = reco_json
-        fx.redis_values[keys.state(learner_id)] = orjson.dumps(public_state(learner_id, state,
-                                                                             now_ms))
+        public = public_state(learner_id, state, now_ms)
+        public["skills"] = self.skills.top_skills(state)
+        fx.redis_values[keys.state(learner_id)] = orjson.dumps(public)
         fx.publish.append((keys.live_channel(learner_id),
                            b'{"type":"reco","value":' + reco_json + b"}"))
         audit = {k: reco[k] for k in ("learner_id", "generated_at_ms", "model_version",

@@ -8,12 +8,19 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from streams.batch import Msg
-from streams.metrics import BATCH_SECONDS, BATCH_SIZE, LEARNERS_IN_STATE
+from streams.metrics import (
+    BATCH_SECONDS,
+    BATCH_SIZE,
+    LEARNERS_IN_STATE,
+    MODEL_AUC,
+    MODEL_LOGLOSS,
+)
 
 if TYPE_CHECKING:
     from streams.worker import Worker
 
 log = logging.getLogger(__name__)
+QUALITY_EVERY_S = 5.0  # the rolling AUC sorts its window: not on every batch
 
 
 def to_msg(event: Any) -> Msg:
@@ -29,6 +36,8 @@ def register(w: Worker) -> None:
                        key_serializer="raw", value_serializer="raw",
                        partitions=s.partitions)
 
+    last_quality = [0.0]
+
     @app.agent(source, name="learn")
     async def learn(stream: Any) -> None:
         async for events in stream.take_events(s.batch_size, within=s.batch_within_s):
@@ -41,6 +50,13 @@ def register(w: Worker) -> None:
             BATCH_SIZE.labels("learn").observe(len(events))
             BATCH_SECONDS.labels("learn").observe(time.perf_counter() - t0)
             LEARNERS_IN_STATE.set(len(w.table.data))
+            if time.monotonic() - last_quality[0] > QUALITY_EVERY_S:
+                last_quality[0] = time.monotonic()
+                roc, logloss = w.batch.skills.quality()
+                if roc is not None:
+                    MODEL_AUC.labels("skill").set(roc)
+                if logloss is not None:
+                    MODEL_LOGLOSS.labels("skill").set(logloss)
 
 
 async def process(w: Worker, msgs: list[Msg]) -> None:
