@@ -153,24 +153,25 @@ def run(
     model_p: list[float] = []
     base_p: list[float] = []
     sizes: list[int] = []
-    learn_s = 0.0
+    cpu_s = 0.0  # process CPU time inside learn(): robust to other load on the machine
     t_ms = START_MS
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task("streaming answers", total=total)
         for phase, seqs in data.items():
             for skill_ids, answers in seqs:
                 section: Section = {}
-                for s, y in zip(skill_ids, answers, strict=True):
-                    t_ms += MINUTE_MS
-                    t0 = time.perf_counter()
-                    p = model.learn(section, [s], y, t_ms)
-                    learn_s += time.perf_counter() - t0
-                    b = baseline.learn([s], y)
-                    if phase == "test":
-                        labels.append(y)
-                        model_p.append(p)
-                        base_p.append(b)
+                times = range(t_ms + MINUTE_MS, t_ms + MINUTE_MS * (len(answers) + 1), MINUTE_MS)
+                t_ms += MINUTE_MS * len(answers)
+                events = list(zip(skill_ids, answers, times, strict=True))
+                # Timed per learner, not per answer: a CPU clock read costs ~0.7 µs.
+                c0 = time.process_time()
+                preds = [model.learn(section, [s], y, t) for s, y, t in events]
+                cpu_s += time.process_time() - c0
+                rates = [baseline.learn([s], y) for s, y, _ in events]
                 if phase == "test":
+                    labels += answers
+                    model_p += preds
+                    base_p += rates
                     sizes.append(len(orjson.dumps(section)))
                 bar.advance(task, len(answers))
     return {
@@ -186,7 +187,7 @@ def run(
         "baseline_skill_rate_auc": roc_auc(labels, base_p),
         "baseline_skill_rate_log_loss": log_loss(labels, base_p),
         "published": dict(PUBLISHED),
-        "us_per_learn": learn_s / total * 1e6 if total else float("nan"),
+        "us_per_learn": cpu_s / total * 1e6 if total else float("nan"),
         "bytes_per_learner": {
             "median": statistics.median(sizes) if sizes else 0,
             "p90": _quantile(sizes, 0.9),
@@ -230,7 +231,7 @@ def render(result: dict[str, Any], console: Console | None = None) -> None:
     console.print(
         f"{result['n_predictions']:,} test predictions after {result['events']:,} streamed "
         f"answers ({result['learners']['train']:,} train + {result['learners']['test']:,} test "
-        f"learners); {result['us_per_learn']:.1f} µs per learn() (predict + update); "
+        f"learners); {result['us_per_learn']:.1f} CPU µs per learn() (predict + update); "
         f"learner section {size['median']} B median, {size['p90']} B p90, {size['max']} B max "
         f"(orjson); {result['shared_weights']:,} shared weights."
     )
