@@ -20,11 +20,11 @@ import schemas
 from learnpulse import keys
 from learnpulse.topics import Topics
 from streams import engagement
-from streams.skills import SkillTracker
 from streams.metrics import DEADLETTERED, EVENTS_PROCESSED, STATE_BYTES
 from streams.models import learner, recommend
 from streams.models.state import LearnerState, new_state
 from streams.reference import ReferenceData
+from streams.skills import SkillTracker
 
 log = logging.getLogger(__name__)
 
