@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import random
 from pathlib import Path
 
@@ -80,6 +81,10 @@ def test_roc_auc_matches_hand_computed_values() -> None:
     assert kt.roc_auc([True, False], [0.1, 0.9]) == 0.0
     assert kt.roc_auc([True, False, True, False], [0.5, 0.5, 0.5, 0.5]) == 0.5
     assert kt.roc_auc([False, True, False, True], [0.1, 0.9, 0.4, 0.4]) == 0.875
+
+
+def test_doctests() -> None:
+    assert doctest.testmod(kt).failed == 0
 
 
 def test_command_prints_table_and_rejects_bad_files(tmp_path: Path) -> None:

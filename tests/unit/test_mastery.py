@@ -71,6 +71,10 @@ def test_learn_returns_the_prediction_made_before_learning(engine: str) -> None:
     expected = model.predict(section, ["a"], 2 * MIN)
     assert model.learn(section, ["a"], False, 2 * MIN) == pytest.approx(expected, abs=1e-12)
     assert model.predict(section, ["a"], 3 * MIN) != pytest.approx(expected, abs=1e-6)
+    # the answer itself cannot leak into the prediction made for it
+    twin = copy.deepcopy(model)
+    s1, s2 = copy.deepcopy(section), copy.deepcopy(section)
+    assert model.learn(s1, ["b"], True, 4 * MIN) == twin.learn(s2, ["b"], False, 4 * MIN)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
