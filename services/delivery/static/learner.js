@@ -215,6 +215,19 @@
     stateTimer = setTimeout(loadState, 150);
   }
 
+  function bar(label, fraction) {
+    const pct = Math.round(Math.max(0, Math.min(1, fraction)) * 100);
+    const li = el("li");
+    const head = el("div", "bar-label");
+    head.append(el("span", null, label), el("span", "muted", pct + "%"));
+    const track = el("div", "bar");
+    const fill = el("div", "fill");
+    fill.style.width = pct + "%";
+    track.append(fill);
+    li.append(head, track);
+    return li;
+  }
+
   async function loadState() {
     const res = await api("/v1/me/state").catch(() => null);
     if (!res || res.status !== 200) return;
@@ -227,17 +240,10 @@
     ((current && current.items) || []).forEach((it) => (titles[it.content_id] = it.title));
     const ul = $("inprogress");
     ul.replaceChildren();
-    prog.slice(0, 5).forEach(([cid, p]) => {
-      const li = el("li");
-      const label = el("div", "bar-label");
-      label.append(el("span", null, titles[cid] || cid), el("span", "muted", Math.round(p * 100) + "%"));
-      const bar = el("div", "bar");
-      const fill = el("div", "fill");
-      fill.style.width = Math.round(p * 100) + "%";
-      bar.append(fill);
-      li.append(label, bar);
-      ul.append(li);
-    });
+    prog.slice(0, 5).forEach(([cid, p]) => ul.append(bar(titles[cid] || cid, p)));
+    const skills = Object.entries(s.skills || {}).sort((a, b) => b[1] - a[1]).slice(0, 5);
+    $("skills-block").hidden = skills.length === 0;
+    $("skills").replaceChildren(...skills.map(([skill, m]) => bar(skill.replace(/_/g, " "), m)));
     $("last-active").textContent = s.last_active_ms ? "Last active " + ago(s.last_active_ms) : "";
   }
 
