@@ -43,3 +43,8 @@ def cluster(cluster_id: str) -> str:
 
 CLUSTERS = "lp:clusters"  # STRING, JSON: all cluster summaries, for dashboards
 STATS = "lp:stats"  # HASH: live pipeline counters for the ops view
+
+
+def models(app_id: str) -> str:
+    """STRING, JSON: checkpoint of a worker group's shared models (no personal data)."""
+    return f"lp:models:{app_id}"

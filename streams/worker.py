@@ -10,6 +10,7 @@ from typing import Any
 import faust
 import redis.asyncio as aioredis
 
+from learnpulse import keys
 from streams.app import create_app
 from streams.batch import LearnBatch
 from streams.engagement import EngagementModels
@@ -60,6 +61,18 @@ def build(s: StreamsSettings) -> Worker:
         redis_sink=RedisSink(client, s.redis_ttl_s, s.nudge_stream_maxlen),
         record_sink=RecordSink(s.kafka_bootstrap, topics.deadletter),
     )
+    from streams import checkpoint
+
+    if checkpoint.load_sync(s.redis_url.get_secret_value(), s.app_id, w.batch.skills,
+                            w.batch.engagement):
+        log.info("shared models restored from their checkpoint")
+
+    @app.timer(interval=s.checkpoint_every_s, name="checkpoint_models")
+    async def checkpoint_models() -> None:
+        async with w.lock:
+            blob = checkpoint.snapshot(w.batch.skills, w.batch.engagement)
+        await client.set(keys.models(s.app_id), blob)
+
     learn.register(w)
     watch_engagement.register(w)
     normalize.register(w)
