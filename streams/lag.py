@@ -18,6 +18,7 @@ batch. On Apache Kafka it is exact.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -74,10 +75,18 @@ class LagSampler:
     the default executor); ``sample_blocking()`` is the same for plain threads.
     """
 
-    def __init__(self, bootstrap: str, group_id: str, topics: Iterable[str],
-                 timeout: float = 5.0, extra_config: dict[str, Any] | None = None) -> None:
-        conf: dict[str, Any] = {"bootstrap.servers": bootstrap,
-                                "client.id": f"{group_id}-lag-sampler"}
+    def __init__(
+        self,
+        bootstrap: str,
+        group_id: str,
+        topics: Iterable[str],
+        timeout: float = 5.0,
+        extra_config: dict[str, Any] | None = None,
+    ) -> None:
+        conf: dict[str, Any] = {
+            "bootstrap.servers": bootstrap,
+            "client.id": f"{group_id}-lag-sampler",
+        }
         conf.update(extra_config or {})
         self.admin = AdminClient(conf)
         self.group_id = group_id
@@ -96,8 +105,7 @@ class LagSampler:
             lag = self.measure()
         except KafkaException as exc:
             # A stale lag would be a lie on the dashboard; show a gap instead.
-            log.warning("consumer lag sample failed: %s", exc,
-                        extra={"group": self.group_id})
+            log.warning("consumer lag sample failed: %s", exc, extra={"group": self.group_id})
             self._publish({})
             return None
         self._publish(lag)
@@ -131,24 +139,24 @@ class LagSampler:
         req = [ConsumerGroupTopicPartitions(self.group_id, parts)]
         futures = self.admin.list_consumer_group_offsets(req, request_timeout=self.timeout)
         result = futures[self.group_id].result(self.timeout)
-        return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions or ()
-                if tp.error is None}
+        return {
+            (tp.topic, tp.partition): tp.offset
+            for tp in result.topic_partitions or ()
+            if tp.error is None
+        }
 
-    def _offsets(self, parts: list[TopicPartition], spec: OffsetSpec
-                 ) -> dict[tuple[str, int], int]:
-        futures = self.admin.list_offsets({tp: spec for tp in parts},
-                                          request_timeout=self.timeout)
-        return {(tp.topic, tp.partition): fut.result(self.timeout).offset
-                for tp, fut in futures.items()}
+    def _offsets(self, parts: list[TopicPartition], spec: OffsetSpec) -> dict[tuple[str, int], int]:
+        futures = self.admin.list_offsets({tp: spec for tp in parts}, request_timeout=self.timeout)
+        return {
+            (tp.topic, tp.partition): fut.result(self.timeout).offset for tp, fut in futures.items()
+        }
 
     def _publish(self, lag: Lag) -> None:
         now = {(topic, str(p)) for topic, p in lag}
         for labels in self._published - now:
             # Partitions that went away (topic deleted, sample failed) stop being reported.
-            try:
+            with contextlib.suppress(KeyError):
                 CONSUMER_LAG.remove(*labels)
-            except KeyError:
-                pass
         for (topic, p), n in lag.items():
             CONSUMER_LAG.labels(topic, str(p)).set(n)
         self._published = now
