@@ -134,7 +134,8 @@ def consume_all(kafka_bootstrap: str) -> Callable[..., Consumed]:
                 for m in c.consume(500, 0.2):
                     if m.error():
                         continue
-                    out.append((m.key(), m.value(), dict(m.headers() or [])))
+                    headers = {k: bytes(v or b"") for k, v in (m.headers() or [])}
+                    out.append((m.key(), m.value(), headers))
         finally:
             c.close()
         return out
