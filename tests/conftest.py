@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,11 @@ def topics(kafka_bootstrap: str, unique_id: str) -> Topics:
 Consumed = list[tuple[bytes | None, bytes | None, dict[str, bytes]]]
 
 
+def _headers(raw: Any) -> dict[str, bytes]:
+    items = raw.items() if isinstance(raw, dict) else (raw or [])
+    return {k: v.encode() if isinstance(v, str) else (v or b"") for k, v in items}
+
+
 @pytest.fixture
 def consume_all(kafka_bootstrap: str) -> Callable[..., Consumed]:
     """Read a topic from the beginning until ``n`` records or ``timeout`` seconds."""
@@ -134,7 +140,7 @@ def consume_all(kafka_bootstrap: str) -> Callable[..., Consumed]:
                 for m in c.consume(500, 0.2):
                     if m.error():
                         continue
-                    headers = {k: bytes(v or b"") for k, v in (m.headers() or [])}
+                    headers = _headers(m.headers())
                     out.append((m.key(), m.value(), headers))
         finally:
             c.close()
