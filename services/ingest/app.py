@@ -54,7 +54,11 @@ def create_app(
             redis
             if redis is not None
             else aioredis.from_url(
-                settings.redis_url.get_secret_value(), socket_timeout=5, health_check_interval=30
+                # No per-read socket timeout (it costs a timer per pipeline reply); every
+                # round trip has its own deadline instead (identity, auth).
+                settings.redis_url.get_secret_value(),
+                socket_connect_timeout=5,
+                health_check_interval=30,
             )
         )
         app.state.deps = Deps(

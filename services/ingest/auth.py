@@ -9,11 +9,14 @@ not do is a 403 (checked by the routes). Credentials are cached for
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import time
 from collections.abc import Mapping
 from typing import Any
+
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from services.ingest.keystore import KEYS_HASH, Credential
 
@@ -54,9 +57,10 @@ def parse_authorization(header: str | None) -> tuple[str, str]:
 class Authenticator:
     """Looks credentials up in Redis (async client), with a short cache."""
 
-    def __init__(self, redis: Any, cache_s: float) -> None:
+    def __init__(self, redis: Any, cache_s: float, timeout_s: float = 5.0) -> None:
         self.redis = redis
         self.cache_s = cache_s
+        self.timeout_s = timeout_s
         self._cache: dict[str, tuple[float, Credential | None]] = {}
 
     async def _lookup(self, key_id: str) -> Credential | None:
@@ -64,7 +68,10 @@ class Authenticator:
         hit = self._cache.get(key_id)
         if hit is not None and hit[0] > now:
             return hit[1]
-        raw = await self.redis.hget(KEYS_HASH, key_id)
+        try:
+            raw = await asyncio.wait_for(self.redis.hget(KEYS_HASH, key_id), self.timeout_s)
+        except TimeoutError as exc:
+            raise RedisTimeoutError(f"Redis did not answer within {self.timeout_s}s") from exc
         cred = Credential.from_json(raw) if raw is not None else None
         if len(self._cache) >= _CACHE_MAX:
             self._cache.clear()

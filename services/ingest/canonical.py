@@ -15,15 +15,15 @@ RESULT_FIELDS = ("score_scaled", "success", "completion", "progress", "duration_
 
 def result(**values: Any) -> dict[str, Any] | None:
     """A Result record, or ``None`` when nothing is known (keeps records small)."""
-    unknown = set(values) - set(RESULT_FIELDS)
-    if unknown:
-        raise TypeError(f"unknown result fields {sorted(unknown)}")
-    if all(v is None for v in values.values()):
-        return None
     out: dict[str, Any] = dict.fromkeys(RESULT_FIELDS)
+    known = False
     for k, v in values.items():
-        out[k] = float(v) if v is not None and k not in ("success", "completion") else v
-    return out
+        if k not in out:
+            raise TypeError(f"unknown result field {k!r}")
+        if v is not None:
+            known = True
+            out[k] = v if k in ("success", "completion") else float(v)
+    return out if known else None
 
 
 def context(

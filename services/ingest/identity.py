@@ -14,18 +14,23 @@ publishes, then *confirms* (the plain fingerprint, long TTL) or *releases*
   that expires, and the client's retry publishes again: a duplicate on Kafka
   with the same ``event_id``, which consumers drop (at-least-once).
 
-Redis 6.2 has no ``SET NX GET``; each claim is a pipelined ``SET NX`` + ``GET``
-(one round trip for the whole batch).
+Redis 6.2 has no ``SET NX GET``: a claim is one pipelined round trip of a
+``SET NX`` per statement and one ``MGET`` of all the keys.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from services.ingest.xapi import Statement
 
 PENDING = "p:"
+T = TypeVar("T")
 
 
 def statement_key(statement_id: str) -> str:
@@ -44,29 +49,33 @@ class Claim:
 
 
 class StatementIds:
-    def __init__(self, redis: Any, ttl_s: int, pending_ttl_s: int) -> None:
+    def __init__(self, redis: Any, ttl_s: int, pending_ttl_s: int, timeout_s: float = 5.0) -> None:
         self.redis = redis
         self.ttl_s = ttl_s
         self.pending_ttl_s = pending_ttl_s
+        self.timeout_s = timeout_s
 
     async def claim(self, stmts: list[Statement]) -> Claim:
+        keys = [statement_key(s.id) for s in stmts]
         pipe = self.redis.pipeline(transaction=False)
-        for s in stmts:
-            key = statement_key(s.id)
-            pipe.set(key, PENDING + s.fingerprint, nx=True, ex=self.pending_ttl_s)
-            pipe.get(key)
-        replies = await pipe.execute()
+        for key, s in zip(keys, stmts, strict=True):
+            pipe.execute_command(
+                "SET", key, PENDING + s.fingerprint, "NX", "EX", self.pending_ttl_s
+            )
+        pipe.execute_command("MGET", *keys)
+        replies = await self._run(pipe.execute())
+        stored_values = replies[-1]
         out = Claim()
         for i, s in enumerate(stmts):
-            created, stored = replies[2 * i], replies[2 * i + 1]
-            if created:
+            if replies[i]:
                 out.new.append(i)
                 continue
+            stored = stored_values[i]
             value = stored.decode() if isinstance(stored, bytes) else stored
             if value == s.fingerprint:
                 out.duplicates.append(i)
             elif value is None or value == PENDING + s.fingerprint:
-                # In flight elsewhere, or expired between our SET and GET: retry later.
+                # In flight elsewhere, or expired between our SET and MGET: retry later.
                 out.in_flight.append(i)
             else:
                 out.conflicts.append(i)
@@ -77,9 +86,17 @@ class StatementIds:
             return
         pipe = self.redis.pipeline(transaction=False)
         for s in stmts:
-            pipe.set(statement_key(s.id), s.fingerprint, ex=self.ttl_s)
-        await pipe.execute()
+            pipe.execute_command("SET", statement_key(s.id), s.fingerprint, "EX", self.ttl_s)
+        await self._run(pipe.execute())
 
     async def release(self, stmts: list[Statement]) -> None:
         if stmts:
-            await self.redis.delete(*(statement_key(s.id) for s in stmts))
+            await self._run(self.redis.delete(*(statement_key(s.id) for s in stmts)))
+
+    async def _run(self, op: Awaitable[T]) -> T:
+        # One deadline per round trip, not per reply: redis-py's per-read socket timeout
+        # costs an asyncio timeout context for every reply of a pipeline.
+        try:
+            return await asyncio.wait_for(op, self.timeout_s)
+        except TimeoutError as exc:
+            raise RedisTimeoutError(f"Redis did not answer within {self.timeout_s}s") from exc
