@@ -27,6 +27,7 @@ import asyncio
 import os
 import random
 import secrets
+import shutil
 import statistics
 import sys
 import tempfile
@@ -267,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         if api is not None:
             api.stop()
         redis_proc.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
     print(
         f"\nreads of one learner's recommendations ({size} B value, {args.learners} learners), "
         f"{args.readers} concurrent readers, {args.seconds:g} s per phase, "
