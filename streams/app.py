@@ -57,6 +57,8 @@ def faust_settings(s: StreamsSettings) -> dict[str, Any]:
         "broker_commit_interval": 1.0,
         "table_cleanup_interval": 60.0,
     }
+    if s.broker_profile == "kafka":
+        conf["topic_replication_factor"] = s.replication_factor
     if s.broker_profile == "tansu":
         # DESIGN.md: Tansu's ListOffsets answers the last batch's base offset + 1,
         # so changelog recovery stops early unless every changelog record is its

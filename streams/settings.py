@@ -42,6 +42,9 @@ class StreamsSettings(BaseSettings):
         "morning:8-11,midday:11-14,afternoon:14-17,evening:17-20",
         description="send windows the nudge bandit chooses from, name:start-end local hours")
     nudge_min_silence_days: float = Field(1.0, description="silence before a nudge is considered")
+    lag_sample_s: float = Field(15.0, description="how often consumer lag is sampled")
+    replication_factor: int = Field(
+        3, description="replication of faust's internal topics (kafka profile; tansu uses 1)")
     checkpoint_every_s: float = Field(30.0, description="how often shared models are saved")
     metrics_host: str = Field("127.0.0.1", description="bind address of /metrics")
     metrics_port: int = Field(0, description="port of /metrics (0 = do not serve)")

@@ -73,6 +73,12 @@ class RedisSink:
                 pipe.zadd(keys.due_index(partition), mapping)  # type: ignore[arg-type]
             for channel, message in fx.publish:
                 pipe.publish(channel, message)
+            # Live counters for the ops page (lp:stats), in the same round trip.
+            recos = sum(1 for k in fx.redis_values if k.endswith(":reco"))
+            pipe.hincrby(keys.STATS, "events_total", len(fx.appended_ms))
+            pipe.hincrby(keys.STATS, "recos_total", recos)
+            pipe.hincrby(keys.STATS, "nudges_total", len(fx.nudges))
+            pipe.hset(keys.STATS, "updated_at_ms", int(time.time() * 1000))
             await pipe.execute()
 
         t0 = time.perf_counter()

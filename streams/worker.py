@@ -73,6 +73,15 @@ def build(s: StreamsSettings) -> Worker:
             blob = checkpoint.snapshot(w.batch.skills, w.batch.engagement)
         await client.set(keys.models(s.app_id), blob)
 
+    from streams.lag import LagSampler
+
+    sampler = LagSampler(s.kafka_bootstrap, s.app_id, s.topics.keyed_by_learner())
+
+    # Every worker samples (not on_leader): dashboards take max by topic/partition.
+    @app.timer(interval=s.lag_sample_s, name="sample_lag")
+    async def sample_lag() -> None:
+        await sampler.sample()
+
     learn.register(w)
     watch_engagement.register(w)
     normalize.register(w)
