@@ -76,14 +76,16 @@ class Popularity:
         Window of team completions kept for peer evidence.
     """
 
-    def __init__(self, half_life_days: float = 14.0, top_n: int = 40,
-                 team_days: float = 7.0) -> None:
+    def __init__(
+        self, half_life_days: float = 14.0, top_n: int = 40, team_days: float = 7.0
+    ) -> None:
         self.half_life_days = half_life_days
         self.top_n = top_n
         self.team_days = team_days
         self._lam = math.log(2) / (half_life_days * DAY_MS)
         self.t0: int | None = None
         self.counts: dict[str, dict[str, float]] = {}
+        self.totals: dict[str, float] = {}  # per key, the sum of its counts (same frame)
         self.tops: dict[str, list[str]] = {}
         # team -> [[t_ms, content_id, learner_id]] completions, oldest first
         self.team: dict[str, list[list[Any]]] = {}
@@ -104,6 +106,7 @@ class Popularity:
                 counts = self.counts[key] = {}
                 self.tops[key] = []
             value = counts[cid] = counts.get(cid, 0.0) + inc
+            self.totals[key] = self.totals.get(key, 0.0) + inc
             self._bump(key, counts, cid, value)
 
     def _bump(self, key: str, counts: dict[str, float], cid: str, value: float) -> None:
@@ -122,6 +125,7 @@ class Popularity:
         assert self.t0 is not None
         scale = math.exp(-self._lam * (t_ms - self.t0))
         for key, counts in self.counts.items():
+            self.totals[key] *= scale
             for cid in list(counts):
                 v = counts[cid] * scale
                 if v < 1e-6 and cid not in self.tops[key]:
@@ -154,6 +158,10 @@ class Popularity:
         s = self.scale(now_ms)
         return [(c, counts[c] * s) for c in (top if n is None else top[:n])]
 
+    def top_ids(self, key: str) -> list[str]:
+        """The key's top list, most popular first (do not modify)."""
+        return self.tops.get(key) or []
+
     def count(self, key: str, cid: str, now_ms: int) -> float:
         """Decayed count of ``cid`` under ``key`` at ``now_ms`` (0.0 when never seen)."""
         counts = self.counts.get(key)
@@ -162,15 +170,13 @@ class Popularity:
         return counts.get(cid, 0.0) * self.scale(now_ms)
 
     def raw(self, key: str) -> tuple[dict[str, float], float]:
-        """The stored counts of ``key`` and its current maximum (same frame, for ratios)."""
+        """The stored counts of ``key`` and their sum (same frame: use for shares)."""
         counts = self.counts.get(key)
         if not counts:
             return {}, 0.0
-        top = self.tops[key]
-        return counts, counts[top[0]] if top else 0.0
+        return counts, self.totals[key]
 
-    def team_finishers(self, team_id: str, now_ms: int,
-                       exclude: str = "") -> dict[str, int]:
+    def team_finishers(self, team_id: str, now_ms: int, exclude: str = "") -> dict[str, int]:
         """content_id -> distinct teammates (not ``exclude``) who finished it in the window."""
         rows = self.team.get(team_id)
         if not rows:
@@ -192,6 +198,7 @@ class Popularity:
             "team_days": self.team_days,
             "t0": self.t0,
             "counts": self.counts,
+            "totals": self.totals,
             "team": self.team,
         }
 
@@ -200,6 +207,7 @@ class Popularity:
         p = cls(data["half_life_days"], data["top_n"], data["team_days"])
         p.t0 = data["t0"]
         p.counts = {k: dict(v) for k, v in data["counts"].items()}
+        p.totals = dict(data["totals"])
         p.team = {k: [list(r) for r in v] for k, v in data["team"].items()}
         for key, counts in p.counts.items():
             p.tops[key] = sorted(counts, key=lambda c, cs=counts: (-cs[c], c))[: p.top_n]  # type: ignore[misc]

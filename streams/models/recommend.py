@@ -1,59 +1,495 @@
-"""First recommender: continue in-progress content, then assigned paths, then role skills.
+"""Personalised recommendations: candidates -> online ranker -> exploration -> explanations.
 
-A walking skeleton of candidate generation + explanation; the ranked, learned
-version lives in :mod:`streams.models.ranker` when present.
+Wiring in the stream worker (``streams/batch.py``)
+------------------------------------------------
+Create one :class:`Recommender` per worker process, next to its ``ReferenceData``::
+
+    reco = Recommender(reference, Popularity(), skill_model=None, k=10, explore_slots=2, seed=0)
+
+For every activity event that :func:`streams.models.learner.guard` says is
+``applied``, call ``reco.observe(state, event)`` **before**
+``learner.apply_activity(state, event)`` (features must describe what the
+learner saw before they acted). Front-end feedback events (verbs ``impression``,
+``clicked``, ``dismissed``, ``rated``) go through the same call; a front-end
+should put the item's ``source`` (and ``rank``) from the list into the event's
+``extensions`` (keys ``source``/``rank``), which trains the exploration arms.
+
+After the batch, for each changed learner::
+
+    items = reco.recommend(state, profile, paths, role_skills, now_ms, learner_id=lid)
+
+``paths``/``role_skills`` may be ``None`` (looked up in the reference data);
+``cluster=`` (interest cluster id) and ``peers=`` (content_id -> teammates who
+finished it) are optional extra inputs. ``items`` are ``RecommendedItem`` dicts
+(content_id, title, score, source, reasons). Put :data:`MODEL_VERSION` in the
+list's ``model_version``.
+
+State to checkpoint
+-------------------
+* Per learner: the ``ranker`` section of the learner state (personal weights,
+  topic affinities, last quiz scores, impression/dismissal memory, exploration
+  arms); it travels with the state table, nothing else to do. ``recommend`` does
+  not modify the state, so lists depend only on the applied events.
+* Per worker (shared): ``reco.checkpoint()`` -> JSON-able dict with the
+  popularity counts and the shared prior (global + segment weights);
+  ``Recommender.restore(reference, data, ...)`` rebuilds it. Losing it is not
+  fatal (the prior restarts from the hand-set rules, popularity from zero) but
+  rankings are worse until it re-learns, so save it with the batch commits, e.g.
+  every N batches to a compacted topic or a changelogged table.
+
+The catalog indexes are rebuilt only when ``reference.version`` changes.
+
+Examples
+--------
+>>> from streams.models.state import new_state
+>>> class Ref:
+...     version = 1
+...     catalog = {"c1": {"title": "SQL basics", "skills": ["sql"], "topics": ["data"]}}
+...     paths = {}
+...     role_skills = {"data_analyst": {"sql": 0.8}}
+>>> r = Recommender(Ref())
+>>> s = new_state(); s["profile"] = {"learner_id": "l1", "role": "data_analyst"}
+>>> [(i["content_id"], i["source"], i["reasons"]) for i in r.recommend(s, now_ms=0)]
+[('c1', 'gap', ['Builds SQL, a skill your role needs'])]
 """
 
 from __future__ import annotations
 
+import random
+import time
+import zlib
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from streams.models import explain, explore
+from streams.models.candidates import DAY_MS, CatalogIndex, Context, fingerprint, generate
+from streams.models.popularity import ALL, Popularity, cluster_key, role_key, topic_key
+from streams.models.ranker import (
+    SharedPrior,
+    combined_weights,
+    dot,
+    features,
+    learn_learner,
+    sigmoid,
+)
 from streams.models.state import LearnerState
 
-MODEL_VERSION = "rules-1"
+MODEL_VERSION = "ranker-1"
+
+STARTING = frozenset({"started", "launched", "viewed", "resumed", "progressed", "experienced"})
+COMPLETING = frozenset({"completed", "passed", "mastered"})
+QUIZ_SCORED = frozenset({"attempted", "completed", "passed", "failed", "graded", "submitted"})
+RESUME_GAP_MS = 3_600_000  # touching an open item again after an hour is a new choice
+AFF_FAST, AFF_SLOW = 0.6, 0.9  # per-choice decay of the topic affinities
+MAX_TOPICS, MAX_QUIZ, MAX_IMP, MAX_DIS = 8, 8, 24, 12
 
 
-def _item(content: dict[str, Any] | None, cid: str, score: float, source: str,
-          reasons: list[str]) -> dict[str, Any]:
-    return {"content_id": cid, "title": (content or {}).get("title", cid), "score": round(score, 4),
-            "source": source, "reasons": reasons}
+class Recommender:
+    """Per-worker recommender; per-learner parts live in ``state["ranker"]``.
+
+    Parameters
+    ----------
+    reference
+        Object with ``catalog`` (content_id -> content record), ``paths``
+        (path_id -> path record), ``role_skills`` (role -> {skill: target}) and
+        ``version`` (bumped on change), e.g. ``streams.reference.ReferenceData``.
+    popularity
+        Shared :class:`Popularity` (created empty if None).
+    skill_model
+        Optional ``streams.models.mastery.SkillModel`` (``mastery(section, skill)``
+        on ``state["mastery"]``); used for the skills the learner has practised.
+    k, explore_slots
+        List length, and how many of its last slots may be exploratory.
+    seed
+        Seeds the exploration draws (with the learner id and event count).
+    impression_weight
+        Weight of "shown, not clicked" as a negative label.
+    negatives, negative_weight
+        On a learner's own pick of new content, this many other items they
+        could have picked then (drawn uniformly from the eligible catalog) are
+        learned as "not picked", with this weight. Impressions alone would only
+        teach the ranker about items it already ranks high (its own selection
+        bias); these teach it what the learner chose among everything on offer.
+    personal, learner_lr, learner_l2
+        False keeps the learner layer at zero (ablation: prior only); SGD step
+        and L2 (pull towards the shared prior) of the learner layer.
+    max_continue
+        At most this many open items ahead of new ones (None: no limit).
+    recent_topic_rank
+        The best new item in the topic of the learner's latest pick is lifted
+        into the top this-many (None: off), so one pick already shows.
+    """
+
+    def __init__(
+        self,
+        reference: Any,
+        popularity: Popularity | None = None,
+        skill_model: Any = None,
+        k: int = 10,
+        explore_slots: int = 2,
+        seed: int = 0,
+        prior: SharedPrior | None = None,
+        impression_weight: float = 0.3,
+        negatives: int = 8,
+        negative_weight: float = 1.0,
+        personal: bool = True,
+        learner_lr: float = 0.05,
+        learner_l2: float = 0.02,
+        max_continue: int = 2,
+        recent_topic_rank: int | None = 5,
+    ) -> None:
+        self.ref = reference
+        self.popularity = popularity if popularity is not None else Popularity()
+        self.skill_model = skill_model
+        self.k = k
+        self.explore_slots = explore_slots
+        self.seed = seed
+        self.prior = prior if prior is not None else SharedPrior()
+        self.impression_weight = impression_weight
+        self.negatives = negatives
+        self.negative_weight = negative_weight
+        self.personal = personal
+        self.learner_lr = learner_lr
+        self.learner_l2 = learner_l2
+        self.max_continue = max_continue
+        self.recent_topic_rank = recent_topic_rank
+        self._index: CatalogIndex | None = None
+        self._index_key: Any = None
+
+    # -- shared state ------------------------------------------------------------------
+    def checkpoint(self) -> dict[str, Any]:
+        """Shared state to save with the worker's commits (JSON-able)."""
+        return {
+            "v": 1,
+            "model_version": MODEL_VERSION,
+            "popularity": self.popularity.to_dict(),
+            "prior": self.prior.to_dict(),
+        }
+
+    @classmethod
+    def restore(cls, reference: Any, data: Mapping[str, Any], **kwargs: Any) -> Recommender:
+        return cls(
+            reference,
+            Popularity.from_dict(data["popularity"]),
+            prior=SharedPrior.from_dict(data["prior"]),
+            **kwargs,
+        )
+
+    def index(self) -> CatalogIndex:
+        """Catalog and path indexes for the current reference version."""
+        version = getattr(self.ref, "version", None)
+        key = version if version is not None else (id(self.ref.catalog), len(self.ref.catalog))
+        if self._index is None or key != self._index_key:
+            # dict() copies are atomic under the GIL: the reader thread may be writing.
+            self._index = CatalogIndex(
+                dict(self.ref.catalog),
+                list(dict(getattr(self.ref, "paths", {}) or {}).values()),
+                version or 0,
+            )
+            self._index_key = key
+        return self._index
+
+    def _mastery_fn(self, state: Mapping[str, Any]) -> Callable[[str], float | None] | None:
+        model = self.skill_model
+        section = state.get("mastery") or {}
+        # Only skills the learner has practised: for the others the skill model can only
+        # give its population prior, and a quiz score or self-assessment says more.
+        practised = section.get("sk")
+        if model is None or not practised:
+            return None
+
+        def mastery(skill: str) -> float | None:
+            return float(model.mastery(section, skill)) if skill in practised else None
+
+        return mastery
+
+    def context(
+        self,
+        state: Mapping[str, Any],
+        learner_id: str,
+        now_ms: int,
+        profile: Mapping[str, Any] | None = None,
+        paths: Any = None,
+        role_skills: Mapping[str, float] | None = None,
+        cluster: str | int | None = None,
+        peers: Mapping[str, int] | None = None,
+    ) -> Context:
+        profile = profile if profile is not None else (state.get("profile") or {})
+        if role_skills is None:
+            role_skills = (getattr(self.ref, "role_skills", {}) or {}).get(
+                profile.get("role", ""), {}
+            )
+        return Context(
+            state,
+            profile,
+            learner_id,
+            self.index(),
+            self.popularity,
+            now_ms,
+            paths,
+            role_skills,
+            self._mastery_fn(state),
+            cluster,
+            peers,
+        )
+
+    # -- learning ----------------------------------------------------------------------
+    def observe(
+        self, state: LearnerState, event: Mapping[str, Any], cluster: str | int | None = None
+    ) -> None:
+        """Learn from one applied event (call before ``learner.apply_activity``)."""
+        sec: dict[str, Any] = state.setdefault("ranker", {})
+        sec["n"] = sec.get("n", 0) + 1
+        verb = event["verb"]
+        t = int(event["occurred_at_ms"])
+        cid = event.get("object_id") or ""
+        result = event.get("result") or {}
+        idx = self.index()
+        info = idx.items.get(cid)
+        if info is None:
+            return
+        if result.get("score_scaled") is not None and verb in QUIZ_SCORED and info.fmt == "quiz":
+            _remember_quiz(sec, info.skills, float(result["score_scaled"]), t)
+        label = self._label(state, sec, verb, cid, t, result, event.get("extensions") or {})
+        if label is None:
+            return
+        y, weight, choice, completion = label
+        learner_id = event["learner_id"]
+        profile = state.get("profile") or {}
+        ctx = self.context(state, learner_id, t, profile, cluster=cluster)
+        x = features(info, ctx)
+        z = self.prior.learn(ctx.segment, x, y, weight)
+        if self.personal:
+            learn_learner(sec, x, y, weight, z, self.learner_lr, self.learner_l2)
+        if choice and self.negatives:
+            self._learn_alternatives(sec, ctx, cid, learner_id)
+        if choice or completion:
+            keys = [ALL, ctx.segment, role_key(profile.get("role", ""))]
+            if info.topic:
+                keys.append(topic_key(info.topic))
+            if cluster is not None:
+                keys.append(cluster_key(cluster))
+            self.popularity.add(keys, cid, t, 1.0 if choice else 0.5)
+            if completion and ctx.team:
+                self.popularity.add_team_completion(ctx.team, cid, learner_id, t)
+        if choice and info.topic:
+            _bump_affinity(sec, info.topic)
+            sec["lt"] = info.topic
+
+    def _learn_alternatives(
+        self, sec: dict[str, Any], ctx: Context, cid: str, learner_id: str
+    ) -> None:
+        # Uniform over what the learner could have picked (not over our candidates:
+        # the learner picks from the whole catalog, so negatives drawn from our own
+        # shortlist would teach the ranker its own biases, e.g. "popular = not picked").
+        items = ctx.index.ordered
+        if len(items) < 2:
+            return
+        rng = random.Random(zlib.crc32(f"{self.seed}:{learner_id}:{sec['n']}:neg".encode()))
+        taken = 0
+        for _ in range(4 * self.negatives):
+            other = items[rng.randrange(len(items))]
+            if other == cid or ctx.eligible(other) is None:
+                continue
+            x = features(ctx.index.items[other], ctx)
+            z = self.prior.learn(ctx.segment, x, 0.0, self.negative_weight)
+            if self.personal:
+                learn_learner(
+                    sec, x, 0.0, self.negative_weight, z, self.learner_lr, self.learner_l2
+                )
+            taken += 1
+            if taken == self.negatives:
+                break
+
+    def _label(
+        self,
+        state: LearnerState,
+        sec: dict[str, Any],
+        verb: str,
+        cid: str,
+        t: int,
+        result: Mapping[str, Any],
+        ext: Mapping[str, str],
+    ) -> tuple[float, float, bool, bool] | None:
+        """(label, weight, is a new choice, is a completion) or None for no lesson."""
+        fp = fingerprint(cid)
+        arm = ext.get("source", "")
+        if verb == "impression":
+            _count(sec, "imp", fp, MAX_IMP)
+            explore.record(sec, arm, clicked=False)
+            return 0.0, self.impression_weight, False, False
+        if verb == "clicked":
+            explore.record(sec, arm, clicked=True)
+            return 1.0, 1.0, False, False
+        if verb == "dismissed":
+            _count(sec, "dis", fp, MAX_DIS)
+            return 0.0, 1.5, False, False
+        if verb == "rated":
+            rating = result.get("rating")
+            return (float(rating), 1.0, False, False) if rating is not None else None
+        done = state.get("done") or {}
+        if verb in COMPLETING or result.get("completion") is True:
+            return (1.0, 0.5, False, True) if cid not in done else None
+        if verb in STARTING:
+            prog = (state.get("prog") or {}).get(cid)
+            if cid in done:
+                return None
+            if prog is None:
+                return 1.0, 1.0, True, False
+            if t - prog[1] >= RESUME_GAP_MS:
+                return 1.0, 0.5, False, False
+        return None
+
+    # -- recommending ------------------------------------------------------------------
+    def recommend(
+        self,
+        state: LearnerState,
+        profile: Mapping[str, Any] | None = None,
+        paths: Any = None,
+        role_skills: Mapping[str, float] | None = None,
+        now_ms: int | None = None,
+        *,
+        learner_id: str = "",
+        cluster: str | int | None = None,
+        peers: Mapping[str, int] | None = None,
+        k: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Top-K ``RecommendedItem`` dicts for one learner. Does not modify ``state``."""
+        if now_ms is None:
+            now_ms = int(time.time() * 1000)
+        profile = profile if profile is not None else (state.get("profile") or {})
+        learner_id = learner_id or profile.get("learner_id", "")
+        ctx = self.context(state, learner_id, now_ms, profile, paths, role_skills, cluster, peers)
+        sec = state.get("ranker") or {}
+        pool = generate(ctx)
+        w = (
+            combined_weights(self.prior, ctx.segment, sec)
+            if self.personal
+            else self.prior.weights(ctx.segment)
+        )
+        scored = sorted(
+            ((dot(w, features(c.info, ctx, c.cid)), c.cid, c) for c in pool.values()),
+            key=lambda t: (-t[0], t[1]),
+        )
+        ranked = [(z, c, c.sources) for z, _cid, c in scored]
+        if self.max_continue is not None:
+            ranked = _limit_continue(ranked, self.max_continue)
+        if self.recent_topic_rank and ctx.last_topic:
+            _lift_recent_topic(ranked, ctx.last_topic, self.recent_topic_rank)
+        rng = random.Random(zlib.crc32(f"{self.seed}:{learner_id}:{sec.get('n', 0)}".encode()))
+        chosen = explore.select(ranked, k or self.k, self.explore_slots, sec.get("arm") or {}, rng)
+        tz = profile.get("time_zone") or "UTC"
+        out = []
+        for z, c, arm, explored in chosen:
+            evidence = c.evidence
+            if explored:  # the arm's own evidence first: it is why this item is here
+                evidence = sorted(evidence, key=lambda e, a=arm: e[0] != a)  # type: ignore[misc]
+            out.append(
+                {
+                    "content_id": c.cid,
+                    "title": c.info.title if c.info else c.cid,
+                    "score": round(sigmoid(z), 4),
+                    "source": "explore" if explored else c.source,
+                    "reasons": explain.reasons(evidence, now_ms, tz, explored),
+                }
+            )
+        return out
 
 
-def recommend(state: LearnerState, catalog: dict[str, dict[str, Any]],
-              paths: list[dict[str, Any]], role_skills: dict[str, float],
-              k: int = 10) -> list[dict[str, Any]]:
-    """Top-k items for one learner, each with reasons a learner understands.
+def _limit_continue(ranked: list[Any], most: int) -> list[Any]:
+    """Keep at most ``most`` open items ahead of the rest: the list is for what is next."""
+    head, later = [], []
+    n = 0
+    for entry in ranked:
+        if entry[1].source == "continue":
+            n += 1
+            if n > most:
+                later.append(entry)
+                continue
+        head.append(entry)
+    return head + later
+
+
+def _lift_recent_topic(ranked: list[Any], topic: str, rank: int) -> None:
+    """Make sure the best new item in the topic of the learner's latest pick is in the top
+    ``rank``: the list visibly follows what they just did, even when their history
+    (and so the ranker) still points elsewhere."""
+    for i, entry in enumerate(ranked):
+        cand = entry[1]
+        if cand.info is not None and cand.info.topic == topic and cand.source != "continue":
+            if i >= rank:
+                ranked.insert(rank - 1, ranked.pop(i))
+            return
+
+
+def _count(sec: dict[str, Any], name: str, fp: str, cap: int) -> None:
+    d: dict[str, int] = sec.setdefault(name, {})
+    d[fp] = d.pop(fp, 0) + 1  # re-insert: dict order is recency, oldest dropped first
+    while len(d) > cap:
+        del d[next(iter(d))]
+
+
+def _bump_affinity(sec: dict[str, Any], topic: str) -> None:
+    for name, decay in (("af", AFF_FAST), ("as", AFF_SLOW)):
+        aff: dict[str, float] = sec.setdefault(name, {})
+        for tp in list(aff):
+            v = round(aff[tp] * decay, 3)
+            if v < 0.01:
+                del aff[tp]
+            else:
+                aff[tp] = v
+        aff[topic] = round(aff.get(topic, 0.0) + 1.0, 3)
+        if len(aff) > MAX_TOPICS:
+            del aff[min(aff, key=lambda tp: (aff[tp], tp))]
+
+
+def _remember_quiz(sec: dict[str, Any], skills: tuple[str, ...], score: float, t: int) -> None:
+    q: dict[str, list[int]] = sec.setdefault("q", {})
+    for s in skills:
+        q.pop(s, None)
+        q[s] = [round(max(0.0, min(1.0, score)) * 100), t]
+    while len(q) > MAX_QUIZ:
+        del q[next(iter(q))]
+
+
+# -- compatibility with the walking skeleton's call ----------------------------------------
+class _CatalogOnly:
+    def __init__(self, catalog: Mapping[str, Mapping[str, Any]]) -> None:
+        self.catalog = catalog
+        self.paths: dict[str, Any] = {}
+        self.role_skills: dict[str, Any] = {}
+        self.version: Any = None
+
+
+_LEGACY: dict[int, Recommender] = {}
+
+
+def recommend(
+    state: LearnerState,
+    catalog: Mapping[str, Mapping[str, Any]],
+    paths: list[Mapping[str, Any]],
+    role_skills: Mapping[str, float],
+    k: int = 10,
+    now_ms: int | None = None,
+) -> list[dict[str, Any]]:
+    """The skeleton's call, served by a cold :class:`Recommender` (no learning).
+
+    Prefer a worker-owned :class:`Recommender` with ``observe``; this keeps
+    ``streams/batch.py`` working until it is wired.
 
     >>> from streams.models.state import new_state
     >>> s = new_state(); s["prog"]["c1"] = [0.4, 1]
     >>> cat = {"c1": {"title": "SQL basics", "skills": ["sql"], "level": 1}}
-    >>> recommend(s, cat, [], {})[0]["reasons"]
+    >>> recommend(s, cat, [], {}, now_ms=2)[0]["reasons"]
     ['You are 40% through this; pick up where you left off']
     """
-    out: list[dict[str, Any]] = []
-    taken: set[str] = set(state["done"])
+    rec = _LEGACY.get(id(catalog))
+    if rec is None or rec.ref.catalog is not catalog:
+        _LEGACY.clear()
+        rec = _LEGACY[id(catalog)] = Recommender(_CatalogOnly(catalog), explore_slots=0)
+    # The catalog dict is mutated in place by the reference reader: key on its content.
+    rec.ref.version = (len(catalog), sum(hash(c) for c in catalog))
+    return rec.recommend(state, None, paths, role_skills, now_ms, k=k)
 
-    def add(item: dict[str, Any]) -> None:
-        if item["content_id"] not in taken and len(out) < k:
-            taken.add(item["content_id"])
-            out.append(item)
 
-    for cid, (progress, _t) in sorted(state["prog"].items(), key=lambda kv: -kv[1][1]):
-        pct = round(progress * 100)
-        add(_item(catalog.get(cid), cid, 1.0 + progress, "continue",
-                  [f"You are {pct}% through this; pick up where you left off"]))
-    for path in paths:
-        for it in path["items"]:
-            if it["content_id"] not in state["done"]:
-                add(_item(catalog.get(it["content_id"]), it["content_id"], 0.9, "path",
-                          [f"Next step of \"{path.get('title') or path['path_id']}\", "
-                           "assigned by your manager"]))
-                break
-    level = int((state.get("profile") or {}).get("level", 1))
-    role = (state.get("profile") or {}).get("role", "")
-    for skill in sorted(role_skills, key=lambda s: -role_skills[s]):
-        for cid, c in sorted(catalog.items()):
-            if skill in c.get("skills", ()) and abs(int(c.get("level", 1)) - level) <= 1:
-                add(_item(c, cid, 0.5, "gap", [f"Builds {skill}, a skill your role ({role}) needs"]))
-                break
-    return out
+__all__ = ["DAY_MS", "MODEL_VERSION", "Recommender", "recommend"]

@@ -1,0 +1,171 @@
+"""Explanations: candidate evidence turned into short sentences a learner understands.
+
+Evidence tuples come from :mod:`streams.models.candidates`; only the final
+top-K are rendered, so wording costs nothing for the items not shown. Dates are
+said in the learner's own time zone ("due Friday", "due tomorrow").
+
+Examples
+--------
+>>> DAY = 86_400_000
+>>> now = 1_736_424_000_000  # Thursday 2025-01-09 12:00 UTC
+>>> reason(("path", "SQL for analysts", 2, 4, now + DAY, True), now, "UTC")
+'Step 2 of 4 in "SQL for analysts", assigned by your manager, due tomorrow'
+>>> reason(("gap", "sql", "role", 0.8, "quiz", 0.4, "data_analyst"), now, "UTC")
+'Builds SQL, a skill your role needs; you scored 40% on the last quiz'
+>>> reason(("peers", 3), now, "UTC")
+'3 people in your team finished this this week'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DAY_MS = 86_400_000
+MAX_REASONS = 3
+EXPLORE_NOTE = "Suggested to help you discover something new"
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+_UPPER = frozenset({"sql", "crm", "gdpr", "ux", "api", "hr", "qa", "ai", "ml", "it"})
+
+
+def words(ident: str) -> str:
+    """Human name of a skill or topic id.
+
+    >>> words("sql"), words("public_speaking"), words("ux_research")
+    ('SQL', 'Public Speaking', 'UX Research')
+    """
+    return " ".join(
+        w.upper() if w in _UPPER else w.capitalize()
+        for w in ident.replace("-", "_").split("_")
+        if w
+    )
+
+
+@lru_cache(maxsize=256)
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _day(ms: int, tz: str) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, _zone(tz))
+
+
+def when_due(due_ms: int, now_ms: int, tz: str = "UTC") -> str:
+    """ "due Friday", "due today", "overdue since Monday", "due 14 March".
+
+    >>> now = 1_736_424_000_000  # Thursday 2025-01-09 12:00 UTC
+    >>> [when_due(now + d * 86_400_000, now) for d in (0, 1, 1.5, -2, 20)]
+    ['due today', 'due tomorrow', 'due Saturday', 'overdue since Tuesday', 'due 29 January']
+    """
+    due, today = _day(due_ms, tz), _day(now_ms, tz)
+    days = (due.date() - today.date()).days
+    if days == 0:
+        return "due today"
+    if days == 1:
+        return "due tomorrow"
+    if 1 < days < 7:
+        return f"due {_WEEKDAYS[due.weekday()]}"
+    if -7 < days < 0:
+        return f"overdue since {_WEEKDAYS[due.weekday()]}"
+    date = f"{due.day} {_MONTHS[due.month - 1]}"
+    return f"overdue since {date}" if days < 0 else f"due {date}"
+
+
+def _ago(ms: int, now_ms: int) -> str:
+    days = max(0, (now_ms - ms) // DAY_MS)
+    return "today" if days == 0 else "yesterday" if days == 1 else f"{days} days ago"
+
+
+def _mastery_clause(kind: str, value: float) -> str:
+    pct = round(value * 100)
+    if kind == "quiz":
+        return f"; you scored {pct}% on the last quiz"
+    if kind == "self":
+        return f"; you rated yourself {pct}%"
+    if kind == "model":
+        return f"; your estimated mastery is {pct}%"
+    return ""
+
+
+def reason(ev: Sequence[Any], now_ms: int, tz: str = "UTC") -> str:
+    """One sentence for one piece of evidence."""
+    kind = ev[0]
+    if kind == "path":
+        _k, title, step, n, due, by_manager = ev
+        who = "assigned by your manager" if by_manager else "assigned to you"
+        tail = f", {when_due(due, now_ms, tz)}" if due else ""
+        return f'Step {step} of {n} in "{title}", {who}{tail}'
+    if kind == "prereq":
+        _k, title, before, due, by_manager = ev
+        who = "assigned by your manager" if by_manager else "assigned to you"
+        tail = f", {when_due(due, now_ms, tz)}" if due else ""
+        return f'Needed before "{before}", the next step of "{title}" ({who}{tail})'
+    if kind == "continue":
+        progress, last_ms = ev[1], ev[2]
+        if progress > 0:
+            return f"You are {round(progress * 100)}% through this; pick up where you left off"
+        return f"You started this {_ago(last_ms, now_ms)}; pick up where you left off"
+    if kind == "gap":
+        _k, skill, why, _target, mkind, value, _role = ev
+        need = "a skill your role needs" if why == "role" else "one of your goals"
+        return f"Builds {words(skill)}, {need}{_mastery_clause(mkind, value)}"
+    if kind == "popular":
+        dept, manager = ev[1], ev[2]
+        people = "managers" if manager else "individual contributors"
+        where = f" in {words(dept)}" if dept else ""
+        return f"Popular with {people}{where} lately"
+    if kind == "popular_all":
+        return "Popular across the company lately"
+    if kind == "cluster":
+        return "Popular with people who share your interests"
+    if kind == "peers":
+        n = ev[1]
+        who = "1 person" if n == 1 else f"{n} people"
+        return f"{who} in your team finished this this week"
+    if kind == "interest":
+        topic, why = words(ev[1]), ev[2]
+        if why == "recent":
+            return f"Because you have been learning {topic} lately"
+        return f"Matches your interest in {topic}"
+    if kind == "fresh":
+        days = ev[1]
+        return (
+            "New: published today"
+            if days == 0
+            else "New: published yesterday"
+            if days == 1
+            else f"New: published {days} days ago"
+        )
+    if kind == "niche":
+        return f"A hidden gem in {words(ev[1])}: few people have found it yet"
+    return ""
+
+
+def reasons(
+    evidence: Sequence[Sequence[Any]], now_ms: int, tz: str = "UTC", explored: bool = False
+) -> list[str]:
+    """Up to :data:`MAX_REASONS` sentences, strongest evidence first."""
+    out = [r for r in (reason(ev, now_ms, tz) for ev in evidence[:MAX_REASONS]) if r]
+    if explored:
+        out.append(EXPLORE_NOTE)
+    return out

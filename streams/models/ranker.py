@@ -1,0 +1,290 @@
+"""Online ranker: a shared prior per segment plus a small personal residual per learner.
+
+The score of an item for a learner is one logistic model with three additive
+layers of weights over the same features (content x learner context)::
+
+    logit = global . x  +  segment . x  +  learner . x
+
+* ``global`` starts from hand-set weights (:data:`RULE_WEIGHTS`: assigned path
+  steps and open items first, then skill gaps, interests and popularity), so a
+  brand-new deployment already ranks sensibly, and learns from everyone.
+* ``segment`` (department x manager or not) learns how that segment deviates
+  from everyone: a new learner starts from their segment's behaviour.
+* ``learner`` is this learner's residual on top of the two, learned from their
+  own impressions, clicks, starts, completions, dismissals and ratings. Its
+  weights live in the learner state (``state["ranker"]["w"]``) as a small dict
+  of rounded floats, never a pickled model, as DESIGN.md asks.
+
+Each layer is fitted by SGD on the log loss of its own prediction, the lower
+layers acting as a fixed offset; L2 pulls the segment and learner layers back
+to zero (towards the layer below) when their evidence fades. Offsets are why
+this is a few lines of plain Python rather than ``river.linear_model.
+LogisticRegression``: River's model has no offset term. Without an offset the
+update is exactly River's (``tests/unit/test_ranker.py`` checks it against
+``LogisticRegression(optimizer=SGD(lr), intercept_lr=0)``).
+
+Examples
+--------
+>>> m = Logit(lr=0.5)
+>>> for _ in range(20):
+...     _ = m.learn({"b": 1.0, "video": 1.0}, 1.0)
+...     _ = m.learn({"b": 1.0, "article": 1.0}, 0.0)
+>>> m.predict({"b": 1.0, "video": 1.0}) > 0.8 > 0.2 > m.predict({"b": 1.0, "article": 1.0})
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from streams.models.candidates import (
+    DAY_MS,
+    FRESH_DAYS,
+    LOG_POP_EPS,
+    POP_EPS,
+    Context,
+    ItemInfo,
+)
+
+Features = dict[str, float]
+
+# Hand-set starting point of the global layer (cold start of the whole system).
+RULE_WEIGHTS: dict[str, float] = {
+    "b": 1.0,
+    "path": 2.5,
+    "due": 1.0,  # assigned by the manager, and soon due
+    "prog": 2.5,
+    "progf": 0.5,  # already open
+    "gap": 1.5,
+    "goal": 0.5,
+    "lvl": -1.0,  # needed skill, at the right level
+    # log shares: topics of recent activity, popularity in topic / segment / all / cluster
+    "laf": 0.5,
+    "las": 0.5,
+    "pint": 0.5,
+    "last": 0.5,
+    "ltp": 0.5,
+    "lsp": 0.3,
+    "lap": 0.1,
+    "lcp": 0.3,
+    "peer": 0.8,
+    "new": 0.3,
+    "imp": -0.5,
+    "dis": -3.0,  # seen many times without a click; dismissed
+}
+LEARNER_MAX_WEIGHTS = 48
+# bound on the personal layer (bytes per learner)
+
+
+def sigmoid(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+def features(info: ItemInfo | None, ctx: Context, cid: str | None = None) -> Features:
+    """Features of one item for the learner in ``ctx``.
+
+    ``info`` is None for an item the catalog does not know (an open item a tool
+    reported); it then only has the bias and progress features.
+    """
+    if info is None:
+        x: Features = {"b": 1.0}
+        p = ctx.prog.get(cid or "")
+        if p is not None:
+            x["prog"] = 1.0
+            x["progf"] = float(p[0])
+        return x
+    x = info.base.copy()
+    cid = info.cid
+    now = ctx.now
+    pn = ctx.path_next.get(cid)
+    if pn is not None:
+        x["path"] = 1.0
+        due = pn[3] if pn[0] == "prereq" else pn[4]
+        if due:
+            days = (due - now) / DAY_MS
+            x["due"] = 1.0 if days < 2 else max(0.0, 1.0 - days / 14)
+    p = ctx.prog.get(cid)
+    if p is not None:
+        x["prog"] = 1.0
+        x["progf"] = float(p[0])
+    gap = 0.0
+    for s in info.skills:
+        g = ctx.gaps.get(s)
+        if g is not None:
+            gap = max(gap, g[0])
+            if g[1] == "goal":
+                x["goal"] = 1.0
+    if gap:
+        x["gap"] = gap
+    if info.skills:
+        x["lvl"] = abs(info.level - ctx.want_level(info.skills[0])) / 4
+    # Choice model: P(pick) ~ P(topic) * P(item | topic), so log shares enter linearly.
+    part = ctx.topic_part(info.topic)
+    x.update(part[0])
+    total = part[2]
+    x["ltp"] = math.log(part[1].get(cid, 0.0) / total + POP_EPS) if total else LOG_POP_EPS
+    x["lsp"] = (
+        math.log(ctx.seg_counts.get(cid, 0.0) / ctx.seg_total + POP_EPS)
+        if ctx.seg_total
+        else LOG_POP_EPS
+    )
+    x["lap"] = (
+        math.log(ctx.all_counts.get(cid, 0.0) / ctx.all_total + POP_EPS)
+        if ctx.all_total
+        else LOG_POP_EPS
+    )
+    if ctx.clu_total:
+        x["lcp"] = math.log(ctx.clu_counts.get(cid, 0.0) / ctx.clu_total + POP_EPS)
+    peers = ctx.team_finishers().get(cid)
+    if peers:
+        x["peer"] = min(peers, 3) / 3
+    age = now - info.published
+    if info.published and 0 <= age < FRESH_DAYS * DAY_MS:
+        x["new"] = 1.0 - age / (FRESH_DAYS * DAY_MS)
+    n = ctx.imp.get(info.fp)
+    if n:
+        x["imp"] = min(n, 6) / 6
+    n = ctx.dis.get(info.fp)
+    if n:
+        x["dis"] = min(n, 3) / 3
+    return x
+
+
+def dot(w: Mapping[str, float], x: Mapping[str, float]) -> float:
+    s = 0.0
+    for k, v in x.items():
+        wk = w.get(k)
+        if wk is not None:
+            s += wk * v
+    return s
+
+
+class Logit:
+    """Logistic regression on dict features with an optional fixed offset, SGD on log loss."""
+
+    def __init__(
+        self, weights: Mapping[str, float] | None = None, lr: float = 0.05, l2: float = 0.0
+    ) -> None:
+        self.weights: dict[str, float] = dict(weights or {})
+        self.lr = lr
+        self.l2 = l2
+        self.n = 0
+
+    def predict(self, x: Mapping[str, float], offset: float = 0.0) -> float:
+        return sigmoid(offset + dot(self.weights, x))
+
+    def learn(
+        self, x: Mapping[str, float], y: float, weight: float = 1.0, offset: float = 0.0
+    ) -> float:
+        """One SGD step; returns this layer's logit before the step (offset included)."""
+        z = offset + dot(self.weights, x)
+        g = (sigmoid(z) - y) * weight
+        w = self.weights
+        lr, l2 = self.lr, self.l2
+        for k, v in x.items():
+            wk = w.get(k, 0.0)
+            w[k] = wk - lr * (g * v + l2 * wk)
+        self.n += 1
+        return z
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"w": self.weights, "lr": self.lr, "l2": self.l2, "n": self.n}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Logit:
+        m = cls(d["w"], d["lr"], d["l2"])
+        m.n = d.get("n", 0)
+        return m
+
+
+class SharedPrior:
+    """The global layer and one segment layer per segment (shared by all learners)."""
+
+    def __init__(
+        self, lr: float = 0.02, segment_lr: float = 0.02, segment_l2: float = 1e-4
+    ) -> None:
+        self.globe = Logit(RULE_WEIGHTS, lr)
+        self.segments: dict[str, Logit] = {}
+        self.segment_lr = segment_lr
+        self.segment_l2 = segment_l2
+
+    def weights(self, segment: str) -> dict[str, float]:
+        """Global + segment weights merged into one dict (one dot product per item)."""
+        w = dict(self.globe.weights)
+        seg = self.segments.get(segment)
+        if seg is not None:
+            for k, v in seg.weights.items():
+                w[k] = w.get(k, 0.0) + v
+        return w
+
+    def learn(self, segment: str, x: Features, y: float, weight: float) -> float:
+        """Train both layers; returns the prior's logit for ``x`` (before the update)."""
+        z_g = self.globe.learn(x, y, weight)
+        seg = self.segments.get(segment)
+        if seg is None:
+            seg = self.segments[segment] = Logit(None, self.segment_lr, self.segment_l2)
+        return seg.learn(x, y, weight, offset=z_g)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "v": 1,
+            "global": self.globe.to_dict(),
+            "segment_lr": self.segment_lr,
+            "segment_l2": self.segment_l2,
+            "segments": {k: m.to_dict() for k, m in self.segments.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SharedPrior:
+        p = cls(d["global"]["lr"], d["segment_lr"], d["segment_l2"])
+        p.globe = Logit.from_dict(d["global"])
+        p.segments = {k: Logit.from_dict(m) for k, m in d["segments"].items()}
+        return p
+
+
+def learner_weights(section: Mapping[str, Any]) -> Mapping[str, float]:
+    return section.get("w") or {}
+
+
+def learn_learner(
+    section: dict[str, Any],
+    x: Features,
+    y: float,
+    weight: float,
+    offset: float,
+    lr: float = 0.05,
+    l2: float = 0.02,
+) -> None:
+    """One SGD step of the learner's residual layer, kept in ``section["w"]``.
+
+    Weights are rounded to 4 decimals (small JSON, deterministic) and the layer
+    is bounded to :data:`LEARNER_MAX_WEIGHTS` entries, dropping the smallest.
+    """
+    w: dict[str, float] = section.setdefault("w", {})
+    z = offset + dot(w, x)
+    g = (sigmoid(z) - y) * weight
+    for k, v in x.items():
+        wk = w.get(k, 0.0)
+        nw = round(wk - lr * (g * v + l2 * wk), 4)
+        if nw:
+            w[k] = nw
+        else:
+            w.pop(k, None)
+    if len(w) > LEARNER_MAX_WEIGHTS:
+        for k in sorted(w, key=lambda k: (abs(w[k]), k))[: len(w) - LEARNER_MAX_WEIGHTS]:
+            del w[k]
+
+
+def combined_weights(
+    prior: SharedPrior, segment: str, section: Mapping[str, Any]
+) -> dict[str, float]:
+    """All three layers merged for one learner (one dot product per candidate)."""
+    w = prior.weights(segment)
+    for k, v in learner_weights(section).items():
+        w[k] = w.get(k, 0.0) + v
+    return w
