@@ -14,6 +14,9 @@ from confluent_kafka import Producer
 import schemas
 from learnpulse import keys
 
+# Learner ids are unique per run: every test shares one Redis.
+CAROL = f"carol-{uuid.uuid4().hex[:8]}"
+DAVE = f"dave-{uuid.uuid4().hex[:8]}"
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 DAY = 86_400_000
 
@@ -34,11 +37,11 @@ def test_silent_learner_gets_exactly_one_nudge(kafka_bootstrap, redis_server, to
     events: list[dict[str, Any]] = []
     # carol learned every two days, then stopped 20 days ago, 59% through a video.
     for i in range(10):
-        events.append(ev("carol", now - (20 + 2 * (9 - i)) * DAY, "progressed", "vid-sql",
+        events.append(ev(CAROL, now - (20 + 2 * (9 - i)) * DAY, "progressed", "vid-sql",
                          round(0.05 + 0.06 * i, 2)))
     # dave is active right now.
-    events += [ev("dave", now - 2 * 3_600_000, "started", "vid-sql", 0.1),
-               ev("dave", now - 60_000, "progressed", "vid-sql", 0.3)]
+    events += [ev(DAVE, now - 2 * 3_600_000, "started", "vid-sql", 0.1),
+               ev(DAVE, now - 60_000, "progressed", "vid-sql", 0.3)]
     p = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True,
                   "acks": "all"})
     p.produce(topics.catalog, key=b"vid-sql", value=schemas.encode(schemas.CONTENT, catalog))
@@ -51,17 +54,17 @@ def test_silent_learner_gets_exactly_one_nudge(kafka_bootstrap, redis_server, to
                  silence_tick_s="0.5")
     r = redis.Redis.from_url(redis_server.url)
     deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and r.xlen(keys.nudges("carol")) == 0:
+    while time.monotonic() < deadline and r.xlen(keys.nudges(CAROL)) == 0:
         time.sleep(0.25)
-    assert r.xlen(keys.nudges("carol")) == 1, "carol should have been nudged"
+    assert r.xlen(keys.nudges(CAROL)) == 1, "carol should have been nudged"
     time.sleep(4)  # several more ticks: the timer must not fire again for the same silence
-    entries = r.xrange(keys.nudges("carol"))
+    entries = r.xrange(keys.nudges(CAROL))
     assert len(entries) == 1
     nudge = orjson.loads(entries[0][1][b"nudge"])
-    assert nudge["learner_id"] == "carol"
+    assert nudge["learner_id"] == CAROL
     assert "we miss you" not in nudge["message"].lower()
     assert "SQL joins explained" in nudge["message"] or "days" in nudge["message"]
     assert nudge["channel"] in ("in_app", "email", "chat")
-    assert r.xlen(keys.nudges("dave")) == 0, "an active learner is not nudged"
-    state = orjson.loads(r.get(keys.state("carol")))
+    assert r.xlen(keys.nudges(DAVE)) == 0, "an active learner is not nudged"
+    state = orjson.loads(r.get(keys.state(CAROL)))
     assert state["risk"] >= 0.5

@@ -18,6 +18,9 @@ import schemas
 from learnpulse import keys
 from learnpulse.stack.procs import Proc, free_port
 
+# Learner ids are unique per run: every test shares one Redis.
+ALICE = f"alice-{uuid.uuid4().hex[:8]}"
+BOB = f"bob-{uuid.uuid4().hex[:8]}"
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
@@ -57,11 +60,11 @@ def test_event_to_recommendation_in_redis_and_http(kafka_bootstrap, redis_server
     r = redis.Redis.from_url(redis_server.url)
     start_worker(topics)
     produce(kafka_bootstrap, topics.activity,
-            [activity("alice", "started", "sql-101", 0.1),
-             activity("alice", "progressed", "sql-101", 0.4)])
+            [activity(ALICE, "started", "sql-101", 0.1),
+             activity(ALICE, "progressed", "sql-101", 0.4)])
 
     def reco() -> dict[str, Any] | None:
-        raw = r.get(keys.reco("alice"))
+        raw = r.get(keys.reco(ALICE))
         return orjson.loads(raw) if raw else None
 
     value = wait_for(reco, 60, "alice's recommendations")
@@ -83,8 +86,8 @@ def test_event_to_recommendation_in_redis_and_http(kafka_bootstrap, redis_server
                        30, "serving")
         from learnpulse.testing import auth_headers
 
-        resp = httpx.get(f"http://127.0.0.1:{port}/v1/learners/alice/recommendations",
-                         headers=auth_headers("alice"), timeout=5)
+        resp = httpx.get(f"http://127.0.0.1:{port}/v1/learners/{ALICE}/recommendations",
+                         headers=auth_headers(ALICE), timeout=5)
         assert resp.status_code == 200
         assert resp.json()["items"][0]["content_id"] == "sql-101"
     finally:
@@ -95,18 +98,18 @@ def test_restart_recovers_state_without_duplicate_effects(kafka_bootstrap, redis
                                                           start_worker) -> None:
     r = redis.Redis.from_url(redis_server.url)
     worker = start_worker(topics)
-    first = activity("bob", "started", "py-201", 0.3)
-    produce(kafka_bootstrap, topics.activity, [first, activity("bob", "progressed", "py-201", 0.6)])
+    first = activity(BOB, "started", "py-201", 0.3)
+    produce(kafka_bootstrap, topics.activity, [first, activity(BOB, "progressed", "py-201", 0.6)])
 
     def state() -> dict[str, Any] | None:
-        raw = r.get(keys.state("bob"))
+        raw = r.get(keys.state(BOB))
         return orjson.loads(raw) if raw else None
 
     wait_for(lambda: (s := state()) and s["events_applied"] == 2, 60, "two events applied")
     assert worker.stop() is not None
     # While it is down: a new event, and a re-send of the first (a producer retry).
     produce(kafka_bootstrap, topics.activity,
-            [activity("bob", "started", "ml-301", 0.2), first])
+            [activity(BOB, "started", "ml-301", 0.2), first])
     worker.restart()
     s = wait_for(lambda: (s := state()) and s["events_applied"] >= 3 and s, 90,
                  "the new event applied after restart")
