@@ -298,6 +298,7 @@ def run(
         (m.name, need): {} for m in models for need in ADAPT_NEEDS
     }
     catalog = ref.catalog
+    end_of_run = org.start_ms
     bar = Progress(
         TextColumn("[bold]recommendations[/]"),
         BarColumn(),
@@ -310,7 +311,7 @@ def run(
     with bar:
         task = bar.add_task("replay", total=days, events=0)
         for ev, (why, _p) in org.events_with_truth(days=days):
-            t = ev["occurred_at_ms"]
+            t = end_of_run = ev["occurred_at_ms"]
             while pending_paths and pending_paths[0][1]["updated_at_ms"] <= t:
                 ref.add_path(pending_paths.pop(0)[1])
             lid = ev["learner_id"]
@@ -377,10 +378,32 @@ def run(
             "mean": statistics.fmean(sizes) if sizes else 0.0,
             "max": max(sizes, default=0),
         },
-        "us_per_call": {k: 1e6 * v[0] / max(1, v[1]) for k, v in main.timing.items()},
+        "us_per_call": {
+            "observe": 1e6 * main.timing["observe"][0] / max(1, main.timing["observe"][1]),
+            "recommend": 1e6 * main.timing["recommend"][0] / max(1, main.timing["recommend"][1]),
+            "recommend_best_of_5": _time_recommend(main, states, end_of_run),
+        },
         "catalog_items": len(catalog),
         "seconds": time.perf_counter() - t_start,
     }
+
+
+def _time_recommend(
+    model: LearnPulse, states: Mapping[str, LearnerState], now_ms: int, learners: int = 300
+) -> float:
+    """µs per recommend over the first learners' final states, best of 5 passes.
+
+    The replay's own mean includes whatever else the machine was doing; the
+    best pass is closer to the cost on an idle core.
+    """
+    lids = sorted(states)[:learners]
+    best = math.inf
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for lid in lids:
+            model.recommend(lid, states[lid], now_ms)
+        best = min(best, (time.perf_counter() - t0) / max(1, len(lids)))
+    return best * 1e6
 
 
 def ref_profiles(org: Organisation) -> list[dict[str, Any]]:
@@ -471,7 +494,8 @@ def render(result: dict[str, Any], console: Console | None = None) -> None:
         f"max {result['ranker_section_bytes']['max']} B (JSON). "
         f"µs per call ({result['catalog_items']} catalog items): observe "
         f"{result['us_per_call']['observe']:.0f}, recommend "
-        f"{result['us_per_call']['recommend']:.0f}. "
+        f"{result['us_per_call']['recommend']:.0f} (best pass "
+        f"{result['us_per_call']['recommend_best_of_5']:.0f}). "
         f"{result['seconds']:.0f} s."
     )
 

@@ -419,8 +419,11 @@ class Candidate:
 
     @property
     def source(self) -> str:
-        """The main source: the first in :data:`SOURCES` order that proposed it."""
-        return min(self.sources, key=SOURCES.index)
+        """The main source: the first in :data:`SOURCES` order that proposed it.
+
+        :func:`generate` runs the sources in that order, so it is the first added.
+        """
+        return self.sources[0]
 
 
 Pool = dict[str, Candidate]
@@ -601,7 +604,10 @@ SOURCE_FUNCS = (
 
 
 def generate(ctx: Context) -> Pool:
-    """All candidates for one learner now, each with its sources and evidence."""
+    """All candidates for one learner now, each with its sources and evidence.
+
+    Sources run in :data:`SOURCES` order, strongest evidence first.
+    """
     pool: Pool = {}
     for fn in SOURCE_FUNCS:
         fn(ctx, pool)

@@ -81,7 +81,7 @@ COMPLETING = frozenset({"completed", "passed", "mastered"})
 QUIZ_SCORED = frozenset({"attempted", "completed", "passed", "failed", "graded", "submitted"})
 RESUME_GAP_MS = 3_600_000  # touching an open item again after an hour is a new choice
 AFF_FAST, AFF_SLOW = 0.6, 0.9  # per-choice decay of the topic affinities
-MAX_TOPICS, MAX_QUIZ, MAX_IMP, MAX_DIS = 8, 8, 24, 12
+MAX_TOPICS, MAX_QUIZ, MAX_IMP, MAX_DIS, MAX_MASTERY = 8, 8, 24, 12, 12
 
 
 class Recommender:
@@ -97,7 +97,9 @@ class Recommender:
         Shared :class:`Popularity` (created empty if None).
     skill_model
         Optional ``streams.models.mastery.SkillModel`` (``mastery(section, skill)``
-        on ``state["mastery"]``); used for the skills the learner has practised.
+        on ``state["mastery"]``). When ``observe`` sees a graded answer it caches
+        the model's mastery of the answer's skills in the ranker section (call
+        ``skill_model.learn`` for that event first); skill gaps and levels use it.
     k, explore_slots
         List length, and how many of its last slots may be exploratory.
     seed
@@ -190,18 +192,10 @@ class Recommender:
         return self._index
 
     def _mastery_fn(self, state: Mapping[str, Any]) -> Callable[[str], float | None] | None:
-        model = self.skill_model
-        section = state.get("mastery") or {}
-        # Only skills the learner has practised: for the others the skill model can only
-        # give its population prior, and a quiz score or self-assessment says more.
-        practised = section.get("sk")
-        if model is None or not practised:
-            return None
-
-        def mastery(skill: str) -> float | None:
-            return float(model.mastery(section, skill)) if skill in practised else None
-
-        return mastery
+        # The skill model's estimates, cached in the section when answers arrive (a
+        # prediction costs ~10 µs; a list needs a dozen skills).
+        cached = (state.get("ranker") or {}).get("m")
+        return cached.get if cached else None
 
     def context(
         self,
@@ -246,6 +240,11 @@ class Recommender:
         result = event.get("result") or {}
         idx = self.index()
         info = idx.items.get(cid)
+        if self.skill_model is not None and (
+            result.get("success") is not None or result.get("score_scaled") is not None
+        ):
+            skills = (event.get("context") or {}).get("skill_ids") or (info.skills if info else ())
+            _refresh_mastery(sec, self.skill_model, state.get("mastery") or {}, skills)
         if info is None:
             return
         if result.get("score_scaled") is not None and verb in QUIZ_SCORED and info.fmt == "quiz":
@@ -441,6 +440,17 @@ def _bump_affinity(sec: dict[str, Any], topic: str) -> None:
         aff[topic] = round(aff.get(topic, 0.0) + 1.0, 3)
         if len(aff) > MAX_TOPICS:
             del aff[min(aff, key=lambda tp: (aff[tp], tp))]
+
+
+def _refresh_mastery(
+    sec: dict[str, Any], model: Any, section: Mapping[str, Any], skills: Any
+) -> None:
+    m: dict[str, float] = sec.setdefault("m", {})
+    for s in skills:
+        m.pop(s, None)  # re-insert: dict order is recency, oldest dropped first
+        m[s] = round(float(model.mastery(section, s)), 3)
+    while len(m) > MAX_MASTERY:
+        del m[next(iter(m))]
 
 
 def _remember_quiz(sec: dict[str, Any], skills: tuple[str, ...], score: float, t: int) -> None:

@@ -240,3 +240,36 @@ def test_the_skeleton_call_still_works() -> None:
     assert items[0]["content_id"] == "sql-101" and items[0]["source"] == "continue"
     assert "40%" in items[0]["reasons"][0]
     assert MODEL_VERSION
+
+
+def test_skill_model_estimates_are_cached_from_answers_and_set_the_level() -> None:
+    from streams.models.mastery import SkillModel
+
+    model = SkillModel()
+    rec = Recommender(SmallRef(), skill_model=model, explore_slots=0)
+    st = new_state()
+    st["profile"] = {"learner_id": "ann", "role": "account_executive", "department": "sales"}
+    for i in range(10):
+        t = DAY + i * 60_000
+        ev: dict[str, Any] = {
+            "event_id": f"a{i}",
+            "learner_id": "ann",
+            "occurred_at_ms": t,
+            "verb": "answered",
+            "object_id": f"nego-quiz/q{i}",
+            "object_type": "question",
+            "result": {"success": i % 2 == 0, "score_scaled": float(i % 2 == 0)},
+            "context": {"skill_ids": ["negotiation"]},
+        }
+        model.learn(st["mastery"], ["negotiation"], i % 2 == 0, t)
+        rec.observe(st, ev)
+        learner.apply_activity(st, ev)
+    m = st["ranker"]["m"]["negotiation"]
+    assert m == round(model.mastery(st["mastery"], "negotiation"), 3)
+    items = rec.recommend(st, now_ms=2 * DAY)
+    gap = [it for it in items if it["source"] == "gap"]
+    assert gap and gap[0]["reasons"][0] == (
+        f"Builds Negotiation, a skill your role needs; your estimated mastery is {round(m * 100)}%"
+    )
+    want = min(5, 1 + int(m * 5))
+    assert all(abs(SmallRef().catalog[it["content_id"]]["level"] - want) <= 1 for it in gap)
