@@ -112,6 +112,16 @@ def up(
 def _print_endpoints(stack: Any) -> None:
     for name, url in stack.endpoints.items():
         console.print(f"  [cyan]{name:>18}[/] {url}")
+    token = stack.dev_ingest_key()
+    if token:
+        console.print(f"  [cyan]{'ingest API key':>18}[/] {token}  (development key, this run only)")
+        console.print(
+            "  [dim]try: curl -X POST " + stack.endpoints["ingest"] + "/xapi/statements "
+            f"-H 'Authorization: Bearer {token}' -H 'X-Experience-API-Version: 1.0.3' "
+            "-H 'Content-Type: application/json' -d '{\"actor\": {\"account\": "
+            "{\"homePage\": \"https://lms.example.com\", \"name\": \"ada\"}}, "
+            "\"verb\": {\"id\": \"http://adlnet.gov/expapi/verbs/completed\"}, "
+            "\"object\": {\"id\": \"https://lms.example.com/course/sql-101\"}}'[/]", soft_wrap=True)
 
 
 @app.command()

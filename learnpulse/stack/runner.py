@@ -143,6 +143,26 @@ class EmbeddedStack:
         self.endpoints[f"{name} metrics"] = f"{base}/metrics"
         self.say(f"{name} listening on {base}")
 
+    def dev_ingest_key(self, tool: str = "dev-tool") -> str | None:
+        """Create a development API key on the gateway (the embedded Redis is not
+        persistent, so keys last as long as the stack). Returns the token."""
+        if "ingest" not in self.endpoints:
+            return None
+        import time
+
+        import redis
+
+        from services.ingest.keystore import KeyStore, new_credential
+
+        cred, token = new_credential(tool, note="embedded stack development key",
+                                     now_ms=int(time.time() * 1000))
+        client = redis.Redis.from_url(self.redis("lp-admin"))
+        try:
+            KeyStore(client).add(cred)
+        finally:
+            client.close()
+        return token
+
     def stop(self) -> None:
         for proc in reversed(self.procs):
             proc.stop()
