@@ -1,0 +1,329 @@
+"""Interest vector of one learner: what they engage with, and what they say they like.
+
+The ``interest`` section of the learner state holds decayed weights of the
+topics (``t:<topic>``) and skills (``s:<skill>``) of the content the learner
+engaged with. Each event adds weight by its *depth* (viewed < started <
+progressed < completed; a graded attempt by its score; a rating up or down),
+less for content the learner was assigned (a path step says less about
+interest than a free choice). Older engagement fades with a half-life in
+event time, so replays give the same vector as living through it.
+
+:func:`vector` blends that behaviour with what the profile says (stated
+``interests``, ``goals``, ``self_assessed_skills``): a new learner is placed by
+what they say, and their behaviour takes over as evidence accumulates. The
+result is a small L2-normalised sparse dict, the input of
+:mod:`streams.models.clusters`.
+
+Section layout (bounded, ~300-600 B as JSON)::
+
+    w    feature -> weight as of time t (at most MAX_FEATURES)
+    t    event time (ms) the weights refer to
+    m    decayed evidence mass as of t (sum of added weights)
+    n    events that added weight
+    pub  the vector last published to the interest update stream (sparse)
+    pt   event time of that publication
+    clu  cluster membership, owned by :func:`streams.models.clusters.assign`
+    peer recent peer-signal contributions, owned by :mod:`streams.models.peers`
+
+Examples
+--------
+>>> DAY = 86_400_000
+>>> sec: dict = {}
+>>> item = {"topics": ["data"], "skills": ["sql"]}
+>>> observe(sec, {"verb": "completed", "occurred_at_ms": 0}, item)
+1.0
+>>> observe(sec, {"verb": "viewed", "occurred_at_ms": DAY}, {"topics": ["design"]})
+0.2
+>>> v = vector(sec, {"interests": ["data"]}, now_ms=DAY)
+>>> max(v, key=v.get)
+'t:data'
+>>> round(sum(x * x for x in v.values()), 2)
+1.0
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+DAY_MS = 86_400_000
+HALF_LIFE_DAYS = 14.0  # interests move over weeks, not days (evaluated: 10-21 similar)
+MAX_FEATURES = 16  # stored weights per learner
+VECTOR_FEATURES = 12  # features kept in the published vector
+PUB_FEATURES = 8  # features remembered of the last published vector (drift check only)
+SKILL_SHARE = 0.5  # a skill counts half as much as the item's topic
+ASSIGNED_FACTOR = 0.35  # a path step assigned by someone else is weaker evidence
+PRIOR_MASS = 3.0  # behaviour outweighs the profile after ~3 completions' worth
+MIN_WEIGHT = 0.01
+
+# Depth of engagement per verb (weight added to the item's features).
+DEPTH: dict[str, float] = {
+    "viewed": 0.2,
+    "launched": 0.2,
+    "paused": 0.1,  # stopped mid-way: a weak signal
+    "started": 0.3,
+    "resumed": 0.3,
+    "progressed": 0.4,
+    "answered": 0.05,  # one question of a quiz; the attempt carries the weight
+    "submitted": 0.5,
+    "completed": 1.0,
+    "passed": 1.0,
+    "mastered": 1.0,
+}
+GRADED = frozenset({"attempted", "graded", "scored", "failed"})
+
+Vector = dict[str, float]
+Section = dict[str, Any]
+
+
+def depth(event: Mapping[str, Any]) -> float:
+    """Weight one event adds to its item's features (negative for a poor rating).
+
+    >>> depth({"verb": "viewed"}) < depth({"verb": "started"}) < depth({"verb": "progressed"})
+    True
+    >>> depth({"verb": "progressed"}) < depth({"verb": "completed"})
+    True
+    >>> depth({"verb": "attempted", "result": {"score_scaled": 0.9}})
+    0.95
+    >>> depth({"verb": "rated", "result": {"rating": 0.1}})
+    -0.4
+    """
+    verb = event.get("verb", "")
+    result = event.get("result") or {}
+    if verb in GRADED:
+        score = result.get("score_scaled")
+        s = 0.5 if score is None else max(0.0, min(1.0, float(score)))
+        return round(0.5 + 0.5 * s, 4)
+    if verb == "rated":
+        rating = result.get("rating")
+        return 0.0 if rating is None else round(float(rating) - 0.5, 4)
+    w = DEPTH.get(verb, 0.0)
+    if w and result.get("completion") is True and w < DEPTH["completed"]:
+        w = DEPTH["completed"]
+    return w
+
+
+def item_of(
+    event: Mapping[str, Any], catalog: Mapping[str, Mapping[str, Any]]
+) -> Mapping[str, Any] | None:
+    """The catalog item an event is about: its object, else its course (quiz questions).
+
+    Falls back to the event's own ``context.skill_ids`` (skills, no topic).
+
+    >>> cat = {"quiz-1": {"topics": ["data"], "skills": ["sql"]}}
+    >>> ev = {"object_id": "quiz-1/q3", "context": {"course_id": "quiz-1", "skill_ids": []}}
+    >>> item_of(ev, cat)["topics"]
+    ['data']
+    """
+    item = catalog.get(event.get("object_id") or "")
+    if item is not None:
+        return item
+    ctx = event.get("context") or {}
+    course = ctx.get("course_id")
+    if course and course in catalog:
+        return catalog[course]
+    skills = ctx.get("skill_ids") or ()
+    return {"skills": list(skills), "topics": []} if skills else None
+
+
+def features(item: Mapping[str, Any]) -> Vector:
+    """Feature weights of one item: its first topic 1.0, its skills sharing SKILL_SHARE."""
+    out: Vector = {}
+    topics = item.get("topics") or ()
+    if topics:
+        out[f"t:{topics[0]}"] = 1.0
+    skills = item.get("skills") or ()
+    for s in skills:
+        out[f"s:{s}"] = SKILL_SHARE / len(skills)
+    return out
+
+
+def _decay(dt_ms: int) -> float:
+    return 0.5 ** (dt_ms / (HALF_LIFE_DAYS * DAY_MS)) if dt_ms > 0 else 1.0
+
+
+def observe(
+    section: Section,
+    event: Mapping[str, Any],
+    item: Mapping[str, Any] | None,
+    assigned: bool = False,
+) -> float:
+    """Add one event's evidence; returns the weight added (0.0 when it says nothing).
+
+    ``assigned``: the item is a step of a path assigned to the learner (weaker
+    evidence of interest). Late events (older than the section's time) are
+    added with their own decay, so the order of arrival does not matter much.
+    """
+    if item is None:
+        return 0.0
+    w = depth(event)
+    if w == 0.0:
+        return 0.0
+    if assigned:
+        w *= ASSIGNED_FACTOR
+    feats = features(item)
+    if not feats:
+        return 0.0
+    t = int(event["occurred_at_ms"])
+    t0 = int(section.get("t", t))
+    weights: dict[str, float] = section.setdefault("w", {})
+    if t >= t0:
+        f = _decay(t - t0)
+        if f < 1.0:
+            for k in weights:
+                weights[k] *= f
+            section["m"] = section.get("m", 0.0) * f
+        section["t"] = t
+        add = w
+    else:
+        add = w * _decay(t0 - t)
+    for k, x in feats.items():
+        weights[k] = max(0.0, weights.get(k, 0.0) + add * x)
+    if add > 0:
+        section["m"] = round(section.get("m", 0.0) + add, 4)
+    section["n"] = section.get("n", 0) + 1
+    _bound(weights)
+    return round(w, 4)
+
+
+def _bound(weights: dict[str, float]) -> None:
+    for k in [k for k, v in weights.items() if v < MIN_WEIGHT]:
+        del weights[k]
+    if len(weights) > MAX_FEATURES:
+        for k in sorted(weights, key=lambda k: (weights[k], k))[: len(weights) - MAX_FEATURES]:
+            del weights[k]
+    for k in weights:
+        weights[k] = round(weights[k], 4)
+
+
+def mass(section: Mapping[str, Any], now_ms: int) -> float:
+    """Decayed evidence mass at ``now_ms``."""
+    return float(section.get("m", 0.0)) * _decay(now_ms - int(section.get("t", now_ms)))
+
+
+def stated(profile: Mapping[str, Any], skill_topic: Mapping[str, str] | None = None) -> Vector:
+    """What the learner says: stated interests, goals, and skills they rated themselves on.
+
+    ``skill_topic`` (skill -> topic, see :func:`skill_topics`) lets a goal skill
+    also point at its topic.
+
+    >>> stated({"interests": ["data"], "goals": ["sql"]}, {"sql": "data"})
+    {'t:data': 1.5, 's:sql': 0.5}
+    """
+    out: Vector = {}
+    for t in profile.get("interests") or ():
+        out[f"t:{t}"] = out.get(f"t:{t}", 0.0) + 1.0
+    topics = skill_topic or {}
+    for s in profile.get("goals") or ():
+        out[f"s:{s}"] = out.get(f"s:{s}", 0.0) + 0.5
+        if s in topics:
+            out[f"t:{topics[s]}"] = out.get(f"t:{topics[s]}", 0.0) + 0.5
+    for s, level in (profile.get("self_assessed_skills") or {}).items():
+        # Rating oneself on a skill shows familiarity more than interest: a light touch.
+        out[f"s:{s}"] = out.get(f"s:{s}", 0.0) + 0.2 * max(0.0, min(1.0, float(level)))
+    return out
+
+
+def skill_topics(catalog: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """skill -> the topic most of the catalog's items teaching it are filed under.
+
+    Compute once per catalog version.
+
+    >>> skill_topics({"a": {"skills": ["sql"], "topics": ["data"]},
+    ...               "b": {"skills": ["sql", "python"], "topics": ["data"]}})
+    {'sql': 'data', 'python': 'data'}
+    """
+    votes: dict[str, dict[str, int]] = {}
+    for item in catalog.values():
+        topics = item.get("topics") or ()
+        if not topics:
+            continue
+        for s in item.get("skills") or ():
+            v = votes.setdefault(s, {})
+            v[topics[0]] = v.get(topics[0], 0) + 1
+    return {s: min(v, key=lambda t, v=v: (-v[t], t)) for s, v in votes.items()}  # type: ignore[misc]
+
+
+def _unit(v: Mapping[str, float]) -> Vector:
+    norm = math.sqrt(sum(x * x for x in v.values()))
+    return {k: x / norm for k, x in v.items()} if norm > 0 else {}
+
+
+def vector(
+    section: Mapping[str, Any],
+    profile: Mapping[str, Any],
+    now_ms: int,
+    skill_topic: Mapping[str, str] | None = None,
+) -> Vector:
+    """The learner's interest vector now: sparse, L2-normalised, at most VECTOR_FEATURES.
+
+    Empty when there is neither behaviour nor a stated interest.
+    """
+    behaviour = _unit(section.get("w") or {})
+    said = _unit(stated(profile, skill_topic))
+    m = mass(section, now_ms) if behaviour else 0.0
+    alpha = m / (m + PRIOR_MASS) if said else 1.0
+    mixed: Vector = {}
+    for k, x in behaviour.items():
+        mixed[k] = alpha * x
+    for k, x in said.items():
+        mixed[k] = mixed.get(k, 0.0) + (1.0 - alpha) * x
+    top = sorted(mixed.items(), key=lambda kv: (-kv[1], kv[0]))[:VECTOR_FEATURES]
+    out = _unit(dict(top))
+    return {k: round(x, 4) for k, x in out.items() if x >= 0.005}
+
+
+def distance(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    """Euclidean distance of two sparse vectors.
+
+    >>> distance({"a": 1.0}, {"b": 1.0}) == 2 ** 0.5
+    True
+    """
+    return math.sqrt(sum((a.get(k, 0.0) - b.get(k, 0.0)) ** 2 for k in {*a, *b}))
+
+
+def should_publish(
+    section: Mapping[str, Any],
+    v: Mapping[str, float],
+    now_ms: int,
+    drift: float = 0.2,
+    min_gap_ms: int = 600_000,
+) -> bool:
+    """Whether this vector should go to the shared interest update stream.
+
+    Only when it moved at least ``drift`` (Euclidean, on unit vectors) from the
+    last published one, and not within ``min_gap_ms`` of event time of the last
+    publication: a steady learner sends almost nothing, so the stream stays
+    low-rate however busy the learner is.
+
+    >>> should_publish({}, {"t:data": 1.0}, 0)
+    True
+    >>> should_publish({"pub": {"t:data": 1.0}, "pt": 0}, {"t:data": 1.0}, 10**9)
+    False
+    """
+    if not v:
+        return False
+    pub = section.get("pub")
+    if not pub:
+        return True
+    if now_ms - int(section.get("pt", 0)) < min_gap_ms:
+        return False
+    return distance(pub, v) >= drift
+
+
+def mark_published(section: Section, v: Mapping[str, float], now_ms: int) -> None:
+    """Remember the published vector (rounded: it is only compared for drift)."""
+    top = sorted(v.items(), key=lambda kv: (-kv[1], kv[0]))[:PUB_FEATURES]
+    section["pub"] = {k: round(x, 2) for k, x in top if round(x, 2) > 0}
+    section["pt"] = now_ms
+
+
+def top_topics(v: Mapping[str, float], n: int = 3) -> list[str]:
+    """The strongest topics of a vector, strongest first.
+
+    >>> top_topics({"t:data": 0.8, "s:sql": 0.5, "t:design": 0.3})
+    ['data', 'design']
+    """
+    topics = [(x, k[2:]) for k, x in v.items() if k.startswith("t:")]
+    return [t for _x, t in sorted(topics, key=lambda p: (-p[0], p[1]))[:n]]
