@@ -12,15 +12,22 @@ Protocol (printed with the results):
   the event; the hit rate@10 and NDCG@10 (one relevant item: the one they
   picked) are scored; then the event is learned. So no model ever sees the
   answer before it is asked.
-* The front-end is simulated like production: the list a learner was shown
-  becomes ``impression`` events (with the item's source) and, when the picked
-  item was on it, a ``clicked`` event; these reach the LearnPulse models through
-  the same ``Recommender.observe`` as every other event.
+* The models learn from the learners' own events only: their picks (each
+  against alternatives they could have picked), completions, resumptions,
+  ratings; the knowledge-tracing ``SkillModel`` learns their answers first, as
+  in the stream worker. The synthetic learners never see the lists, so
+  front-end feedback (impressions, clicks) is *not* simulated by default: it
+  would only teach the ranker "what we showed was not picked", a pattern of our
+  own making. ``feedback=True`` simulates it anyway (impressions of the shown
+  list with each item's source, a click when the pick was on it) through the
+  same ``Recommender.observe``.
 * **Adaptation.** For each learner whose latent interest switches (ground
-  truth), count their events from the switch on until the top 5 contains an item
-  of the new interest group (0: already there at the switch). The median is
-  over switchers with at least one event after the switch; those whose top 5
-  never gets there are counted as never (infinitely late).
+  truth), count their events (every event, answers included) from the switch
+  on until the top 5 holds at least one item of the new interest group (the
+  goal's "reaches the top 5"; 0 = already there at the switch), and until it
+  holds 3 of 5 (the new interest dominates). Medians are over switchers with an
+  event after the switch, those who never get there (within 60 events) counted
+  as infinitely late.
 * Baselines measured in the same run: random (active, published, untouched
   items), global popularity and role popularity (time-decayed counts of first
   touches, the same :class:`Popularity` the model uses, untouched items only).
@@ -447,7 +454,7 @@ def _adapt_summary(reached: Mapping[str, int], switchers: list[str]) -> dict[str
 
 
 def render(result: dict[str, Any], console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or Console(width=None if Console().is_terminal else 132)
     console.print(
         f"[bold]Recommendations on the synthetic organisation[/]: {result['learners']} learners, "
         f"{result['days']} days, seed {result['seed']}; {result['events']:,} events, "

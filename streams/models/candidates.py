@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -158,9 +159,9 @@ class CatalogIndex:
                 ]
                 for want in range(1, 6)
             }
-        self.recent = [
-            i.cid for i in sorted(self.items.values(), key=lambda i: (-i.published, i.cid))
-        ]
+        by_date = sorted(self.items.values(), key=lambda i: (-i.published, i.cid))
+        self.recent = [i.cid for i in by_date]  # newest first
+        self._recent_key = [-i.published for i in by_date]  # ascending, for bisect
         self.paths_by_learner: dict[str, list[Mapping[str, Any]]] = {}
         self.paths_by_team: dict[str, list[Mapping[str, Any]]] = {}
         for p in sorted(paths, key=lambda p: p["path_id"]):
@@ -170,6 +171,12 @@ class CatalogIndex:
                 self.paths_by_learner.setdefault(lid, []).append(p)
             for tid in p.get("team_ids") or ():
                 self.paths_by_team.setdefault(tid, []).append(p)
+
+    def published_since(self, since_ms: int, now_ms: int) -> list[str]:
+        """Items published in ``[since_ms, now_ms]``, newest first."""
+        lo = bisect_left(self._recent_key, -now_ms)
+        hi = bisect_right(self._recent_key, -since_ms)
+        return self.recent[lo:hi]
 
     def paths_for(self, learner_id: str, team_id: str) -> list[Mapping[str, Any]]:
         """Active paths assigned to the learner or their team (each once)."""
@@ -239,6 +246,7 @@ class Context:
         self._topic_part: dict[str, tuple[dict[str, float], dict[str, float], float]] = {}
         self._want: dict[str, int] = {}
         self._cache: dict[Any, Any] = {}
+        self._eligible: dict[str, ItemInfo | None] = {}
         self._team: dict[str, int] | None = None
         if paths is None:
             paths = index.paths_for(learner_id, self.team)
@@ -301,12 +309,18 @@ class Context:
 
     def eligible(self, cid: str) -> ItemInfo | None:
         """The item if it can be recommended now: active, published, not done, prerequisites met."""
+        cache = self._eligible
+        if cid in cache:
+            return cache[cid]
         info = self.index.items.get(cid)
-        if info is None or cid in self.done or info.published > self.now:
-            return None
-        for p in info.prereqs:
-            if p not in self.done:
-                return None
+        if info is not None and (cid in self.done or info.published > self.now):
+            info = None
+        if info is not None:
+            for p in info.prereqs:
+                if p not in self.done:
+                    info = None
+                    break
+        cache[cid] = info
         return info
 
     def topic_counts(self, topic: str) -> tuple[dict[str, float], float]:
@@ -556,13 +570,9 @@ def from_fresh(ctx: Context, pool: Pool) -> None:
     horizon = ctx.now - FRESH_DAYS * DAY_MS
     relevant = _relevant_topics(ctx)
     picked: list[tuple[int, str]] = []
-    for cid in ctx.index.recent:
-        info = ctx.index.items[cid]
-        if info.published > ctx.now:
-            continue
-        if info.published < horizon or not info.published:  # 0: publication date unknown
-            break
-        if ctx.eligible(cid) is not None:
+    for cid in ctx.index.published_since(max(1, horizon), ctx.now):  # 0: date unknown
+        info = ctx.eligible(cid)
+        if info is not None:
             picked.append((0 if info.topic in relevant else 1, cid))
     for _rank, cid in sorted(picked)[: CAPS["fresh"]]:
         info = ctx.index.items[cid]

@@ -2,42 +2,51 @@
 
 Wiring in the stream worker (``streams/batch.py``)
 ------------------------------------------------
-Create one :class:`Recommender` per worker process, next to its ``ReferenceData``::
+One :class:`Recommender` per worker process, next to its ``ReferenceData`` and
+the knowledge-tracing ``SkillModel``::
 
-    reco = Recommender(reference, Popularity(), skill_model=None, k=10, explore_slots=2, seed=0)
+    reco = Recommender(reference, Popularity(), skill_model=skills, k=10,
+                       explore_slots=2, seed=0)
 
-For every activity event that :func:`streams.models.learner.guard` says is
-``applied``, call ``reco.observe(state, event)`` **before**
-``learner.apply_activity(state, event)`` (features must describe what the
-learner saw before they acted). Front-end feedback events (verbs ``impression``,
-``clicked``, ``dismissed``, ``rated``) go through the same call; a front-end
-should put the item's ``source`` (and ``rank``) from the list into the event's
-``extensions`` (keys ``source``/``rank``), which trains the exploration arms.
+For every event that :func:`streams.models.learner.guard` says is ``applied``,
+in this order::
 
-After the batch, for each changed learner::
+    skills.learn(state["mastery"], ...)   # graded answers only (mastery issue)
+    reco.observe(state, event)            # before apply_activity: features must
+    learner.apply_activity(state, event)  # describe what the learner saw first
+
+Front-end feedback events (verbs ``impression``, ``clicked``, ``dismissed``,
+``rated``) go through the same ``observe``; a front-end should copy the item's
+``source`` from the list into the event's ``extensions["source"]``, which
+trains the exploration arms. After the batch, for each changed learner::
 
     items = reco.recommend(state, profile, paths, role_skills, now_ms, learner_id=lid)
 
-``paths``/``role_skills`` may be ``None`` (looked up in the reference data);
-``cluster=`` (interest cluster id) and ``peers=`` (content_id -> teammates who
-finished it) are optional extra inputs. ``items`` are ``RecommendedItem`` dicts
-(content_id, title, score, source, reasons). Put :data:`MODEL_VERSION` in the
-list's ``model_version``.
+``paths``/``role_skills`` may be ``None`` (then looked up in the reference
+data through an index); ``cluster=`` (interest cluster id, also accepted by
+``observe``) and ``peers=`` (content_id -> teammates who finished it) are
+optional inputs for later issues. ``items`` are ``RecommendedItem`` dicts
+(content_id, title, score, source, reasons) in order; put
+:data:`MODEL_VERSION` in the list's ``model_version``. Costs on this machine
+with a 300-item catalog: ``observe`` ~50 µs per event on average (a pick of new
+content also learns 8 sampled alternatives), ``recommend`` ~250 µs.
 
 State to checkpoint
 -------------------
 * Per learner: the ``ranker`` section of the learner state (personal weights,
-  topic affinities, last quiz scores, impression/dismissal memory, exploration
-  arms); it travels with the state table, nothing else to do. ``recommend`` does
-  not modify the state, so lists depend only on the applied events.
+  topic affinities, last topic, cached mastery and quiz scores, impression and
+  dismissal memory, exploration arms), ~1 KB as JSON; it travels with the state
+  table, nothing else to do. ``recommend`` does not modify the state, so a list
+  depends only on the applied events (idempotent under replay with the guard).
 * Per worker (shared): ``reco.checkpoint()`` -> JSON-able dict with the
   popularity counts and the shared prior (global + segment weights);
   ``Recommender.restore(reference, data, ...)`` rebuilds it. Losing it is not
   fatal (the prior restarts from the hand-set rules, popularity from zero) but
-  rankings are worse until it re-learns, so save it with the batch commits, e.g.
-  every N batches to a compacted topic or a changelogged table.
+  rankings are worse until it re-learns, so save it with the batch commits,
+  e.g. every N batches to a compacted topic or a changelogged table. Each worker
+  learns popularity and the prior from its own partitions' learners only.
 
-The catalog indexes are rebuilt only when ``reference.version`` changes.
+The catalog and path indexes are rebuilt only when ``reference.version`` changes.
 
 Examples
 --------
