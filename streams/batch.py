@@ -112,6 +112,7 @@ class LearnBatch:
         self.agent = "learn"
         self.engagement = models or engagement.EngagementModels()
         self.skills = SkillTracker()
+        self.recommender = recommend.Recommender(reference, skill_model=self.skills.model, k=k)
 
     # -- state ---------------------------------------------------------------
     def load(self, learner_id: str) -> LearnerState:
@@ -147,6 +148,8 @@ class LearnBatch:
             if outcome != "applied":
                 continue
             state["n"] = state.get("n", 0) + 1
+            # The ranker learns from what the learner saw before acting on it.
+            self.recommender.observe(state, rec)
             learner.apply_activity(state, rec)
             engagement.observe(self.engagement, state, rec)
             self.skills.observe(state, rec, self.ref.catalog)
@@ -200,9 +203,8 @@ class LearnBatch:
                  now_ms: int, fx: Effects) -> None:
         """Render the learner's Redis values and audit record."""
         profile = state.get("profile") or {}
-        paths = self.ref.paths_for(learner_id, profile.get("team_id", ""))
-        role_skills = self.ref.role_skills.get(profile.get("role", ""), {})
-        items = recommend.recommend(state, self.ref.catalog, paths, role_skills, self.k)
+        items = self.recommender.recommend(state, profile, None, None, now_ms,
+                                           learner_id=learner_id)
         state["top"] = items[0]["content_id"] if items else None
         reco = {
             "v": keys.VALUE_VERSION,

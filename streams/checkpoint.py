@@ -17,35 +17,42 @@ import orjson
 import redis
 
 from learnpulse import keys
-from streams.engagement import EngagementModels
+from streams.batch import LearnBatch
 from streams.models.mastery import SkillModel
-from streams.skills import SkillTracker
+from streams.models.recommend import Recommender
 
 log = logging.getLogger(__name__)
 
 
-def snapshot(skills: SkillTracker, engagement: EngagementModels) -> bytes:
-    return orjson.dumps({"v": 1, "skill": skills.model.to_dict(),
-                         "engagement": engagement.to_dict()})
+def snapshot(batch: LearnBatch) -> bytes:
+    return orjson.dumps({"v": 1, "skill": batch.skills.model.to_dict(),
+                         "engagement": batch.engagement.to_dict(),
+                         "recommender": batch.recommender.checkpoint()})
 
 
-def restore(raw: bytes | None, skills: SkillTracker, engagement: EngagementModels) -> bool:
+def restore(raw: bytes | None, batch: LearnBatch) -> bool:
     if not raw:
         return False
     try:
         data: dict[str, Any] = orjson.loads(raw)
-        skills.model = SkillModel.from_dict(data["skill"])
-        engagement.load(data["engagement"])
+        batch.skills.model = SkillModel.from_dict(data["skill"])
+        batch.engagement.load(data["engagement"])
+        if "recommender" in data:
+            batch.recommender = Recommender.restore(batch.ref, data["recommender"],
+                                                    skill_model=batch.skills.model,
+                                                    k=batch.k)
+        batch.recommender.skill_model = batch.skills.model
     except (KeyError, TypeError, ValueError) as exc:
         log.warning("ignoring an unreadable model checkpoint: %s", exc)
         return False
     return True
 
 
-def load_sync(url: str, app_id: str, skills: SkillTracker, engagement: EngagementModels) -> bool:
+def load_sync(url: str, app_id: str, batch: LearnBatch) -> bool:
     """At start-up, before the agents run."""
     client = redis.Redis.from_url(url, socket_timeout=5)
     try:
-        return restore(client.get(keys.models(app_id)), skills, engagement)
+        raw = client.get(keys.models(app_id))
+        return restore(raw.encode() if isinstance(raw, str) else raw, batch)
     finally:
         client.close()

@@ -33,7 +33,7 @@ class SkillTracker:
         success, score = result.get("success"), result.get("score_scaled")
         if success is None and score is None:
             return None
-        correct = bool(success) if success is not None else float(score) >= 0.5
+        correct = bool(success) if success is not None else float(score or 0.0) >= 0.5
         skills = list((ev.get("context") or {}).get("skill_ids") or ())
         if not skills:
             skills = list((catalog.get(ev["object_id"]) or {}).get("skills") or ())

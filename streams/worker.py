@@ -63,14 +63,13 @@ def build(s: StreamsSettings) -> Worker:
     )
     from streams import checkpoint
 
-    if checkpoint.load_sync(s.redis_url.get_secret_value(), s.app_id, w.batch.skills,
-                            w.batch.engagement):
+    if checkpoint.load_sync(s.redis_url.get_secret_value(), s.app_id, w.batch):
         log.info("shared models restored from their checkpoint")
 
     @app.timer(interval=s.checkpoint_every_s, name="checkpoint_models")
     async def checkpoint_models() -> None:
         async with w.lock:
-            blob = checkpoint.snapshot(w.batch.skills, w.batch.engagement)
+            blob = checkpoint.snapshot(w.batch)
         await client.set(keys.models(s.app_id), blob)
 
     from streams.lag import LagSampler
