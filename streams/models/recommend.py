@@ -71,7 +71,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from streams.models import explain, explore
-from streams.models.candidates import DAY_MS, CatalogIndex, Context, fingerprint, generate
+from streams.models.candidates import (
+    DAY_MS,
+    FRESH_DAYS,
+    CatalogIndex,
+    Context,
+    ItemInfo,
+    generate,
+)
 from streams.models.popularity import ALL, Popularity, cluster_key, role_key, topic_key
 from streams.models.ranker import (
     SharedPrior,
@@ -88,6 +95,7 @@ MODEL_VERSION = "ranker-1"
 STARTING = frozenset({"started", "launched", "viewed", "resumed", "progressed", "experienced"})
 COMPLETING = frozenset({"completed", "passed", "mastered"})
 QUIZ_SCORED = frozenset({"attempted", "completed", "passed", "failed", "graded", "submitted"})
+FEEDBACK = frozenset({"impression", "clicked", "dismissed"})
 RESUME_GAP_MS = 3_600_000  # touching an open item again after an hour is a new choice
 AFF_FAST, AFF_SLOW = 0.6, 0.9  # per-choice decay of the topic affinities
 MAX_TOPICS, MAX_QUIZ, MAX_IMP, MAX_DIS, MAX_MASTERY = 8, 8, 24, 12, 12
@@ -258,7 +266,7 @@ class Recommender:
             return
         if result.get("score_scaled") is not None and verb in QUIZ_SCORED and info.fmt == "quiz":
             _remember_quiz(sec, info.skills, float(result["score_scaled"]), t)
-        label = self._label(state, sec, verb, cid, t, result, event.get("extensions") or {})
+        label = self._label(state, verb, cid, t, result)
         if label is None:
             return
         y, weight, choice, completion = label
@@ -283,6 +291,9 @@ class Recommender:
         if choice and info.topic:
             _bump_affinity(sec, info.topic)
             sec["lt"] = info.topic
+        if verb in FEEDBACK:
+            source = (event.get("extensions") or {}).get("source", "")
+            self._remember_feedback(sec, verb, info, ctx, source)
 
     def _learn_alternatives(
         self, sec: dict[str, Any], ctx: Context, cid: str, learner_id: str
@@ -310,27 +321,14 @@ class Recommender:
                 break
 
     def _label(
-        self,
-        state: LearnerState,
-        sec: dict[str, Any],
-        verb: str,
-        cid: str,
-        t: int,
-        result: Mapping[str, Any],
-        ext: Mapping[str, str],
+        self, state: LearnerState, verb: str, cid: str, t: int, result: Mapping[str, Any]
     ) -> tuple[float, float, bool, bool] | None:
         """(label, weight, is a new choice, is a completion) or None for no lesson."""
-        fp = fingerprint(cid)
-        arm = ext.get("source", "")
         if verb == "impression":
-            _count(sec, "imp", fp, MAX_IMP)
-            explore.record(sec, arm, clicked=False)
             return 0.0, self.impression_weight, False, False
         if verb == "clicked":
-            explore.record(sec, arm, clicked=True)
             return 1.0, 1.0, False, False
         if verb == "dismissed":
-            _count(sec, "dis", fp, MAX_DIS)
             return 0.0, 1.5, False, False
         if verb == "rated":
             rating = result.get("rating")
@@ -347,6 +345,19 @@ class Recommender:
             if t - prog[1] >= RESUME_GAP_MS:
                 return 1.0, 0.5, False, False
         return None
+
+    def _remember_feedback(
+        self, sec: dict[str, Any], verb: str, info: ItemInfo, ctx: Context, source: str
+    ) -> None:
+        """Per-item impression/dismissal memory and the exploration arms' counts."""
+        if verb == "impression":
+            _count(sec, "imp", info.fp, MAX_IMP)
+        elif verb == "dismissed":
+            _count(sec, "dis", info.fp, MAX_DIS)
+        if verb in ("impression", "clicked"):
+            # An exploratory slot is shown as source "explore": find the arm it came from.
+            arm = _arm_of(info, ctx) if source == "explore" else source
+            explore.record(sec, arm, clicked=verb == "clicked")
 
     # -- recommending ------------------------------------------------------------------
     def recommend(
@@ -402,6 +413,23 @@ class Recommender:
                 }
             )
         return out
+
+
+def _arm_of(info: ItemInfo, ctx: Context) -> str:
+    """The exploration arm an item most likely came from (the sources' own tests)."""
+    if info.published and 0 <= ctx.now - info.published < FRESH_DAYS * DAY_MS:
+        return "fresh"
+    if ctx.team_finishers().get(info.cid):
+        return "peers"
+    if ctx.clu_total and ctx.clu_counts.get(info.cid):
+        return "cluster"
+    if info.topic in {t for t, _ in ctx.top_topics()}:
+        if ctx.all_counts.get(info.cid, 0.0) * ctx.pop.scale(ctx.now) < 0.5:
+            return "niche"
+        return "interest"
+    if any(s in ctx.gaps for s in info.skills):
+        return "gap"
+    return "popular"
 
 
 def _limit_continue(ranked: list[Any], most: int) -> list[Any]:

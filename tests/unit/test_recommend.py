@@ -273,3 +273,37 @@ def test_skill_model_estimates_are_cached_from_answers_and_set_the_level() -> No
     )
     want = min(5, 1 + int(m * 5))
     assert all(abs(SmallRef().catalog[it["content_id"]]["level"] - want) <= 1 for it in gap)
+
+
+def test_feedback_on_an_exploratory_item_trains_the_arm_it_came_from() -> None:
+    ref = SmallRef()
+    now = 100 * DAY
+    ref.catalog["fresh-1"] = {**_item("fresh-1", "design", "figma"), "published_at_ms": now - DAY}
+    rec = Recommender(ref, explore_slots=2, seed=3)
+    st = new_state()
+    st["profile"] = {
+        "learner_id": "ann",
+        "role": "software_engineer",
+        "department": "eng",
+        "interests": ["programming", "sales_craft"],
+    }
+    items = rec.recommend(st, now_ms=now)
+    assert len(items) == 10
+    explored = {it["content_id"] for it in items if it["source"] == "explore"}
+    assert "fresh-1" in explored
+    for n, verb in enumerate(("impression", "clicked")):
+        rec.observe(
+            st,
+            {
+                "event_id": f"f{n}",
+                "learner_id": "ann",
+                "occurred_at_ms": now + n,
+                "verb": verb,
+                "object_id": "fresh-1",
+                "object_type": "recommendation",
+                "result": None,
+                "extensions": {"source": "explore"},
+            },
+        )
+    assert st["ranker"]["arm"] == {"fresh": [1.0, 1.0]}
+    assert list(st["ranker"]["imp"].values()) == [1]
