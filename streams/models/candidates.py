@@ -46,9 +46,9 @@ CAPS = {
     "continue": 5,
     "gap": 8,
     "peers": 5,
-    "interest": 24,
+    "interest": 16,
     "cluster": 6,
-    "popular": 8,
+    "popular": 6,
     "fresh": 3,
     "niche": 2,
 }

@@ -386,11 +386,9 @@ class Recommender:
             if self.personal
             else self.prior.weights(ctx.segment)
         )
-        scored = sorted(
-            ((dot(w, features(c.info, ctx, c.cid)), c.cid, c) for c in pool.values()),
-            key=lambda t: (-t[0], t[1]),
-        )
-        ranked = [(z, c, c.sources) for z, _cid, c in scored]
+        # (-score, content_id) sorts best first, ties by id; ids are unique in the pool.
+        scored = sorted([(-dot(w, features(c.info, ctx, cid)), cid, c) for cid, c in pool.items()])
+        ranked = [(-z, c, c.sources) for z, _cid, c in scored]
         if self.max_continue is not None:
             ranked = _limit_continue(ranked, self.max_continue)
         if self.recent_topic_rank and ctx.last_topic:
