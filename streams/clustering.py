@@ -290,7 +290,9 @@ class InterestTracker:
         evidence = self._evidence.pop(learner_id, 0.0)
         if peers.opted_out(profile):
             return {"cluster": None, "peers": {"opted_out": True}}
-        t = int(sec.get("t") or state.get("last_ms") or 0)
+        # Event time, so replays assign the same; a learner with no activity yet
+        # is as of their profile.
+        t = int(sec.get("t") or state.get("last_ms") or profile.get("updated_at_ms") or 0)
         x = interest.vector(sec, profile, t, self.skill_topic(catalog))
         before = clusters.membership(sec)
         snap = self.cache.snapshot
@@ -376,25 +378,48 @@ class Clusterer:
         self.version = 0
         self.now_ms = 0
         self._team_days: dict[str, int] = {}  # team -> day its non-empty summary was published
+        self._sizes: dict[str, int] = {}  # cluster -> members (kept with ``members``)
+        self._pruned_day = -1
+        self._summaries: tuple[int, dict[str, dict[str, Any]]] | None = None  # version, value
 
-    def apply(self, offset: int, value: bytes) -> None:
-        """Fold one update record in; records at or below seen offsets are skipped.
+    def apply(self, msgs: Iterable[tuple[int, bytes | None]]) -> list[tuple[int, str]]:
+        """Fold update records ``(offset, value)`` in; returns the undecodable ones.
 
-        After a restart from a snapshot, replay the topic from its start:
-        records up to ``model_offset`` rebuild the counts and sizes without
-        teaching the model twice.
+        Records at or below the last folded offset are skipped. After a restart
+        from a snapshot, replay the topic from its start: records up to
+        ``model_offset`` rebuild the counts and sizes without teaching the
+        model twice. Within one call the model learns the interest updates in a
+        canonical order (event time, then learner), so how learners are spread
+        over workers, and the order their records arrive in, does not change it.
         """
-        if offset <= self.seen_offset:
-            return
-        batch = decode_updates(value)
-        learn = offset > self.model_offset
+        self._summaries = None
+        dead: list[tuple[int, str]] = []
+        to_learn: list[dict[str, Any]] = []
+        for offset, value in msgs:
+            if offset <= self.seen_offset:
+                continue
+            self.seen_offset = offset
+            if value is None:
+                dead.append((offset, "empty value"))
+                continue
+            try:
+                batch = decode_updates(value)
+            except ClusteringDecodeError as exc:
+                dead.append((offset, str(exc)))
+                continue
+            if offset > self.model_offset:
+                to_learn.extend(batch.interest)
+            self._fold(batch)
+        for u in sorted(to_learn, key=lambda u: (int(u["t"]), u["f"])):
+            self.model.learn_one(u["x"])
+        self.model_offset = max(self.model_offset, self.seen_offset)
+        return dead
+
+    def _fold(self, batch: UpdateBatch) -> None:
         for u in batch.interest:
             t = int(u["t"])
             self.now_ms = max(self.now_ms, t)
-            if learn:
-                self.model.learn_one(u["x"])
-            if u.get("c") is not None:
-                self.members[u["f"]] = [u["c"], t // DAY_MS]
+            self._member(u["f"], u.get("c"), t // DAY_MS)
         for p in batch.peer:
             self.now_ms = max(self.now_ms, int(p["t"]))
             self.peers.add(p["k"], p["i"], int(p["t"]), p["s"], int(p["n"]))
@@ -402,23 +427,30 @@ class Clusterer:
             self.peers.add_buddy(b["c"], b["p"], b["l"], int(b["t"]))
         for f in batch.forget:
             if f.get("f"):
-                self.members.pop(f["f"], None)
+                self._member(f["f"], None, 0)
             self.peers.forget_learner(f["l"])
-        self.seen_offset = offset
-        if learn:
-            self.model_offset = offset
+
+    def _member(self, fp: str, cluster: str | None, day: int) -> None:
+        old = self.members.pop(fp, None)
+        if old is not None:
+            self._sizes[old[0]] -= 1
+        if cluster is not None:
+            self.members[fp] = [cluster, day]
+            self._sizes[cluster] = self._sizes.get(cluster, 0) + 1
 
     def sizes(self) -> dict[str, int]:
-        first = self.now_ms // DAY_MS - ACTIVE_DAYS
-        out: dict[str, int] = {}
-        for fp in [fp for fp, (_c, day) in self.members.items() if day < first]:
-            del self.members[fp]
-        for c, _day in self.members.values():
-            out[c] = out.get(c, 0) + 1
-        return out
+        """Learners per cluster whose last update is at most ACTIVE_DAYS old."""
+        today = self.now_ms // DAY_MS
+        if today != self._pruned_day:  # once a day: members is as large as the org
+            self._pruned_day = today
+            for fp in [fp for fp, (_c, day) in self.members.items() if day < today - ACTIVE_DAYS]:
+                self._member(fp, None, 0)
+        return {c: n for c, n in self._sizes.items() if n > 0}
 
     def summaries(self) -> dict[str, dict[str, Any]]:
         """Per live cluster: label, size (None below k_min), topics, skills, trending, buddies."""
+        if self._summaries is not None and self._summaries[0] == self.version:
+            return self._summaries[1]
         snap = self.model.snapshot(self.version)
         sizes = self.sizes()
         out = {}
@@ -438,6 +470,7 @@ class Clusterer:
                 ],
                 **self.peers.summary(f"c:{cid}", self.now_ms, self.k_min),
             }
+        self._summaries = (self.version, out)
         return out
 
     def publish(self) -> list[tuple[str, bytes]]:
@@ -529,14 +562,5 @@ def step(
     offsets: the snapshot carries ``model_offset``, so a replay after a crash
     never teaches the model the same update twice.
     """
-    dead: list[tuple[int, str]] = []
-    for offset, value in msgs:
-        if value is None:
-            dead.append((offset, "empty value"))
-            continue
-        try:
-            clusterer.apply(offset, value)
-        except ClusteringDecodeError as exc:
-            dead.append((offset, str(exc)))
-            clusterer.seen_offset = max(clusterer.seen_offset, offset)
+    dead = clusterer.apply(msgs)
     return StepResult(clusterer.publish(), clusterer.dashboard(catalog), dead)

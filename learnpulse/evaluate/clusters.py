@@ -300,11 +300,11 @@ def render(result: dict[str, Any], console: Console | None = None) -> None:
         "day",
         "assigned",
         "clusters",
-        "ARI clusters (hysteresis)",
+        "ARI",
         "ARI nearest",
-        "ARI stated interest",
+        "ARI stated",
         "ARI random",
-        "ARI clusters, never-switched learners",
+        "ARI never-switched",
     ):
         table.add_column(col, justify="right")
     for c in result["checkpoints"]:
@@ -319,6 +319,11 @@ def render(result: dict[str, Any], console: Console | None = None) -> None:
             f"{c['ari_never_switched']:.3f}",
         )
     console.print(table)
+    console.print(
+        "ARI: online clusters with hysteresis; nearest: the same centroids, nearest on every "
+        "update; stated: first interest in the profile; random: uniform over the same "
+        "clusters; never-switched: ARI over learners whose latent interest did not switch."
+    )
     flaps = Table(title="Cluster changes per 100 of a learner's events")
     for col in ("learners", "with hysteresis", "nearest centroid (no hysteresis)"):
         flaps.add_column(col, justify="right")

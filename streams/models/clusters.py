@@ -3,12 +3,15 @@
 Three pieces, used in different places (docs/decisions/0008-shared-interest-clusters.md):
 
 :class:`InterestClusters`
-    The one clustering model (``river.cluster.KMeans`` over sparse interest
-    vectors). Only the clustering agent owns and updates it. It starts with a
-    short warm-up (k-means++ seeding and a few Lloyd passes over the first
+    The one clustering model: sequential k-means over sparse interest vectors,
+    its centres held in a ``river.cluster.KMeans`` and moved with River's
+    update rule. Only the clustering agent owns and updates it. It starts with
+    a short warm-up (k-means++ seeding and a few Lloyd passes over the first
     vectors, so no centre starts in an empty corner), then moves the nearest
     centre towards each vector at a rate of 1/count, floored at ``rate`` so
     centres keep following the organisation's drift. Centre ids never change.
+    The nearest centre is found with sparse dot products (River's search is
+    dense over every key ever seen: ~0.5 ms instead of ~20 µs here).
 :class:`Snapshot`
     Versioned, JSON-able centroids and labels the agent publishes; every worker
     holds the latest and assigns its own learners locally.
@@ -103,6 +106,7 @@ class InterestClusters:
         # unit vector, and the first vector it attracts becomes it (rate 1/1).
         self.km = cluster.KMeans(n_clusters=n_clusters, halflife=rate, mu=0.0, sigma=0.0, seed=seed)
         self.counts: list[float] = [0.0] * n_clusters
+        self._norm2: list[float] = [0.0] * n_clusters  # squared norm of each centre
         self.buffer: list[dict[str, float]] = []
         self.learned = 0
 
@@ -122,17 +126,35 @@ class InterestClusters:
             if len(self.buffer) >= self.warmup:
                 self._seed()
             return None
-        c = int(self.km.predict_one(x))
-        self.km.halflife = max(self.rate, 1.0 / (self.counts[c] + 1.0))
-        # Zeros for the centre's own features: River moves only the keys of x,
-        # and a centre must also shrink on the features this vector lacks.
-        ext = {k: 0.0 for k in self.km.centers[c]}
-        ext.update(x)
-        self.km.learn_one(ext)
+        c = self._nearest(x)
+        rate = max(self.rate, 1.0 / (self.counts[c] + 1.0))
+        # River's KMeans update (centre += halflife * (x - centre)), applied here to
+        # the chosen centre over its keys AND x's: River's own learn_one moves only
+        # the keys of x (a centre must also shrink on features this vector lacks)
+        # and searches the nearest centre densely, over every key ever seen.
+        self.km.halflife = rate
+        centre = self.km.centers[c]
+        for k in {*centre, *x}:
+            v = centre.get(k, 0.0)
+            v += rate * (x.get(k, 0.0) - v)
+            if abs(v) < 1e-6:
+                centre.pop(k, None)
+            else:
+                centre[k] = v
+        self._norm2[c] = sum(v * v for v in centre.values())
         self.counts[c] += 1.0
-        if self.learned % 256 == 0:
-            self._prune()
         return c
+
+    def _nearest(self, x: Vector) -> int:
+        """Nearest centre by sparse dot products (ties: the lowest id, as in River)."""
+        xx = sum(v * v for v in x.values())
+        best, best_d = 0, math.inf
+        for i, centre in self.km.centers.items():
+            dot = sum(v * centre.get(k, 0.0) for k, v in x.items())
+            d = self._norm2[i] + xx - 2.0 * dot
+            if d < best_d:
+                best, best_d = i, d
+        return best
 
     def _seed(self) -> None:
         """k-means++ seeding and Lloyd passes over the warm-up buffer."""
@@ -162,20 +184,16 @@ class InterestClusters:
         zero = functools.partial(self.km._rng.gauss, 0.0, 0.0)
         for i, (c, m) in enumerate(zip(centres, members, strict=True)):
             self.km.centers[i] = collections.defaultdict(zero, c)
+            self._norm2[i] = sum(v * v for v in c.values())
             self.counts[i] = float(len(m))
         self.buffer = []
-
-    def _prune(self) -> None:
-        for c in self.km.centers.values():
-            for k in [k for k, v in c.items() if abs(v) < 1e-6]:
-                del c[k]
 
     # -- reading -----------------------------------------------------------------------
     def predict_one(self, x: Vector) -> int | None:
         """Nearest live centre, None during warm-up."""
         if not self.ready or not x:
             return None
-        return int(self.km.predict_one(x))
+        return self._nearest(x)
 
     def centroids(self) -> dict[str, dict[str, float]]:
         """Live centres (absorbed at least one vector), sparse and rounded."""
@@ -222,6 +240,7 @@ class InterestClusters:
         zero = functools.partial(m.km._rng.gauss, 0.0, 0.0)
         for i, c in data["centers"].items():
             m.km.centers[int(i)] = collections.defaultdict(zero, c)
+            m._norm2[int(i)] = sum(v * v for v in c.values())
         return m
 
 

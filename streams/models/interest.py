@@ -14,11 +14,13 @@ what they say, and their behaviour takes over as evidence accumulates. The
 result is a small L2-normalised sparse dict, the input of
 :mod:`streams.models.clusters`.
 
-Section layout (bounded, ~300-600 B as JSON)::
+Section layout (bounded, ~300-900 B as JSON)::
 
-    w    feature -> weight as of time t (at most MAX_FEATURES)
-    t    event time (ms) the weights refer to
-    m    decayed evidence mass as of t (sum of added weights)
+    w    feature -> weight in the frame of time r (at most MAX_FEATURES)
+    r    event time (ms) of the weights' frame (weights grow with time instead
+         of all decaying on every event; see :func:`observe`)
+    t    latest event time seen (ms)
+    m    evidence mass in the same frame (sum of added weights)
     n    events that added weight
     pub  the vector last published to the interest update stream (sparse)
     pt   event time of that publication
@@ -49,9 +51,9 @@ from typing import Any
 
 DAY_MS = 86_400_000
 HALF_LIFE_DAYS = 14.0  # interests move over weeks, not days (evaluated: 10-21 similar)
-MAX_FEATURES = 16  # stored weights per learner
+MAX_FEATURES = 12  # stored weights per learner
 VECTOR_FEATURES = 12  # features kept in the published vector
-PUB_FEATURES = 8  # features remembered of the last published vector (drift check only)
+PUB_FEATURES = 6  # features remembered of the last published vector (drift check only)
 SKILL_SHARE = 0.5  # a skill counts half as much as the item's topic
 ASSIGNED_FACTOR = 0.35  # a path step assigned by someone else is weaker evidence
 PRIOR_MASS = 3.0  # behaviour outweighs the profile after ~3 completions' worth
@@ -139,10 +141,6 @@ def features(item: Mapping[str, Any]) -> Vector:
     return out
 
 
-def _decay(dt_ms: int) -> float:
-    return 0.5 ** (dt_ms / (HALF_LIFE_DAYS * DAY_MS)) if dt_ms > 0 else 1.0
-
-
 def observe(
     section: Section,
     event: Mapping[str, Any],
@@ -152,8 +150,9 @@ def observe(
     """Add one event's evidence; returns the weight added (0.0 when it says nothing).
 
     ``assigned``: the item is a step of a path assigned to the learner (weaker
-    evidence of interest). Late events (older than the section's time) are
-    added with their own decay, so the order of arrival does not matter much.
+    evidence of interest). Weights live in a frame that grows with event time
+    (an event at ``t`` adds ``w * 2 ** ((t - r) / half-life)``), so an event
+    touches only its own item's features, and late events need no special case.
     """
     if item is None:
         return 0.0
@@ -166,40 +165,68 @@ def observe(
     if not feats:
         return 0.0
     t = int(event["occurred_at_ms"])
-    t0 = int(section.get("t", t))
+    ref = section.get("r")
+    if ref is None:
+        ref = section["r"] = t
+    grow = _growth(t - ref)
+    if grow > _REBASE_AT:
+        _rebase(section, t)
+        ref, grow = t, 1.0
     weights: dict[str, float] = section.setdefault("w", {})
-    if t >= t0:
-        f = _decay(t - t0)
-        if f < 1.0:
-            for k in weights:
-                weights[k] *= f
-            section["m"] = section.get("m", 0.0) * f
-        section["t"] = t
-        add = w
-    else:
-        add = w * _decay(t0 - t)
+    add = w * grow
     for k, x in feats.items():
-        weights[k] = max(0.0, weights.get(k, 0.0) + add * x)
+        v = weights.get(k, 0.0) + add * x
+        if v > 0.0:
+            weights[k] = round(v, 4)
+        else:
+            weights.pop(k, None)
     if add > 0:
         section["m"] = round(section.get("m", 0.0) + add, 4)
+    if t > section.get("t", 0):
+        section["t"] = t
     section["n"] = section.get("n", 0) + 1
-    _bound(weights)
+    if len(weights) > MAX_FEATURES:
+        _bound(section, weights)
     return round(w, 4)
 
 
-def _bound(weights: dict[str, float]) -> None:
-    for k in [k for k, v in weights.items() if v < MIN_WEIGHT]:
-        del weights[k]
-    if len(weights) > MAX_FEATURES:
-        for k in sorted(weights, key=lambda k: (weights[k], k))[: len(weights) - MAX_FEATURES]:
+_REBASE_AT = 1e4  # frame growth at which weights are rescaled (~13 half-lives)
+
+
+def _growth(dt_ms: int) -> float:
+    return 2.0 ** (dt_ms / (HALF_LIFE_DAYS * DAY_MS))
+
+
+def _rebase(section: Section, t: int) -> None:
+    scale = 1.0 / _growth(t - int(section["r"]))
+    weights: dict[str, float] = section.get("w") or {}
+    for k in list(weights):
+        v = round(weights[k] * scale, 4)
+        if v > 0.0:
+            weights[k] = v
+        else:
             del weights[k]
-    for k in weights:
-        weights[k] = round(weights[k], 4)
+    section["m"] = round(section.get("m", 0.0) * scale, 4)
+    section["r"] = t
+
+
+def _bound(section: Section, weights: dict[str, float]) -> None:
+    # Forget the weakest features, and with them any that decayed below MIN_WEIGHT.
+    floor = MIN_WEIGHT * _growth(int(section.get("t", 0)) - int(section.get("r", 0)))
+    drop = len(weights) - MAX_FEATURES
+    for k in sorted(weights, key=lambda k: (weights[k], k)):
+        if drop <= 0 and weights[k] >= floor:
+            break
+        del weights[k]
+        drop -= 1
 
 
 def mass(section: Mapping[str, Any], now_ms: int) -> float:
     """Decayed evidence mass at ``now_ms``."""
-    return float(section.get("m", 0.0)) * _decay(now_ms - int(section.get("t", now_ms)))
+    ref = section.get("r")
+    if ref is None:
+        return 0.0
+    return float(section.get("m", 0.0)) / _growth(now_ms - int(ref))
 
 
 def stated(profile: Mapping[str, Any], skill_topic: Mapping[str, str] | None = None) -> Vector:
@@ -289,27 +316,33 @@ def should_publish(
     now_ms: int,
     drift: float = 0.2,
     min_gap_ms: int = 600_000,
+    refresh_ms: int = 7 * DAY_MS,
 ) -> bool:
     """Whether this vector should go to the shared interest update stream.
 
-    Only when it moved at least ``drift`` (Euclidean, on unit vectors) from the
-    last published one, and not within ``min_gap_ms`` of event time of the last
-    publication: a steady learner sends almost nothing, so the stream stays
-    low-rate however busy the learner is.
+    When it moved at least ``drift`` (Euclidean, on unit vectors) from the
+    last published one, but not within ``min_gap_ms`` of event time of the last
+    publication; and once per ``refresh_ms`` for an active learner whose vector
+    did not move (so the clusterer knows they are still there). A steady
+    learner sends almost nothing, so the stream stays low-rate however busy
+    the learner is.
 
     >>> should_publish({}, {"t:data": 1.0}, 0)
     True
-    >>> should_publish({"pub": {"t:data": 1.0}, "pt": 0}, {"t:data": 1.0}, 10**9)
+    >>> should_publish({"pub": {"t:data": 1.0}, "pt": 0}, {"t:data": 1.0}, 10**8)
     False
+    >>> should_publish({"pub": {"t:data": 1.0}, "pt": 0}, {"t:data": 1.0}, 7 * DAY_MS)
+    True
     """
     if not v:
         return False
     pub = section.get("pub")
     if not pub:
         return True
-    if now_ms - int(section.get("pt", 0)) < min_gap_ms:
+    since = now_ms - int(section.get("pt", 0))
+    if since < min_gap_ms:
         return False
-    return distance(pub, v) >= drift
+    return since >= refresh_ms or distance(pub, v) >= drift
 
 
 def mark_published(section: Section, v: Mapping[str, float], now_ms: int) -> None:

@@ -60,7 +60,7 @@ TREND_HALF_LIFE_DAYS = 3.0
 BUDDY_DAYS = 14
 MAX_ITEMS_PER_KEY = 300  # items tracked per cluster/team
 MAX_BUDDIES_PER_PATH = 20
-MAX_CONTRIB = 16  # a learner's own remembered contributions (for withdrawal)
+MAX_CONTRIB = 12  # a learner's own remembered contributions (for withdrawal)
 START_WEIGHT = 0.5  # a start counts half a completion in trending scores
 
 Kind = Literal["done", "start"]
@@ -160,6 +160,7 @@ class PeerAggregator:
         self.counts: dict[str, dict[str, dict[int, list[int]]]] = {}
         self.buddies: dict[str, dict[str, int]] = {}  # "cluster|path" -> learner -> t_ms
         self.dirty: set[str] = set()  # keys changed since the last publish
+        self._pruned_day = -1
 
     def add(self, key: str, cid: str, t_ms: int, kind: Kind, n: int = 1) -> None:
         """Count (``n`` = 1) or withdraw (``n`` = -1) one person's start or finish."""
@@ -199,7 +200,10 @@ class PeerAggregator:
                 del self.buddies[key]
 
     def prune(self, now_ms: int) -> None:
-        """Drop buckets older than the window and idle buddies."""
+        """Drop buckets older than the window and idle buddies (work done once a day)."""
+        if now_ms // DAY_MS == self._pruned_day:
+            return
+        self._pruned_day = now_ms // DAY_MS
         first = now_ms // DAY_MS - WINDOW_DAYS + 1
         for key, items in list(self.counts.items()):
             for cid, buckets in list(items.items()):
