@@ -351,6 +351,24 @@ def recommender_inputs(
     return cid, view.counts(done or {})
 
 
+def social_line(
+    section: Mapping[str, Any],
+    profile: Mapping[str, Any],
+    cache: CentroidCache,
+    content_id: str,
+    k_min: int = K_MIN,
+) -> str | None:
+    """Social reinforcement for a nudge about ``content_id`` (None if opted out or < k)."""
+    if peers.opted_out(profile):
+        return None
+    view = PeerView(
+        cache.summary(clusters.membership(section)),
+        cache.team(profile.get("team_id") or ""),
+        k_min,
+    )
+    return view.reinforcement(content_id)
+
+
 def _title(catalog: Mapping[str, Mapping[str, Any]]) -> Any:
     def title(cid: str) -> str:
         return (catalog.get(cid) or {}).get("title") or cid
@@ -555,12 +573,18 @@ def step(
     clusterer: Clusterer,
     msgs: Iterable[tuple[int, bytes | None]],
     catalog: Mapping[str, Mapping[str, Any]] | None = None,
+    publish: bool = True,
 ) -> StepResult:
     """Fold a batch of ``(offset, value)`` update records, then publish once.
 
-    Write ``records`` and ``redis_values`` before committing the batch's
-    offsets: the snapshot carries ``model_offset``, so a replay after a crash
-    never teaches the model the same update twice.
+    ``publish=False`` only folds (while replaying after a restart, or to
+    publish at most every few seconds). Write ``records`` and
+    ``redis_values`` before moving on. Correctness does not hang on committed
+    offsets: the snapshot carries ``model_offset``, and a new owner restores
+    from the last snapshot and replays the whole (30-day) topic, re-learning
+    only what came after it (docs/decisions/0008).
     """
     dead = clusterer.apply(msgs)
+    if not publish:
+        return StepResult([], {}, dead)
     return StepResult(clusterer.publish(), clusterer.dashboard(catalog), dead)

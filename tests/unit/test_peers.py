@@ -112,6 +112,8 @@ def test_counts_appear_only_once_k_people_are_behind_them() -> None:
     assert w.finishers("l9") == []
     cid, counts = clustering.recommender_inputs(w.states["l9"]["interest"], w.cache, k_min=5)
     assert cid is not None and counts == {}
+    profile = w.states["l9"]["profile"]
+    assert clustering.social_line(w.states["l9"]["interest"], profile, w.cache, "sql-101") is None
     dashboard = orjson.loads(w.redis[keys.CLUSTERS])
     assert all(r["trending"] == [] for r in dashboard["clusters"])
     w.act("l4", "completed", "sql-101")
@@ -127,6 +129,10 @@ def test_counts_appear_only_once_k_people_are_behind_them() -> None:
     ]
     assert clustering.recommender_inputs(w.states["l9"]["interest"], w.cache)[1] == {"sql-101": 5}
     assert w.finishers("l0") == []  # finished it already
+    line = clustering.social_line(
+        w.states["l9"]["interest"], w.states["l9"]["profile"], w.cache, "sql-101"
+    )
+    assert line == "5 people with your interests finished this this week"
     team = w.out["l9"]["peers"]["trending_in_team"]
     assert team == [{"content_id": "sql-101", "people_7d": 5, "title": "SQL basics"}]
 
@@ -161,6 +167,7 @@ def test_an_opted_out_learner_is_never_counted_and_sees_no_peer_signal() -> None
     w.settle()
     assert w.finishers("l9") == []  # only 4 countable people
     assert w.out["l0"] == {"cluster": None, "peers": {"opted_out": True}}
+    assert clustering.social_line({}, w.states["l0"]["profile"], w.cache, "sql-101") is None
     updates = [clustering.decode_updates(r) for r in w.topic]
     fp = clustering.learner_fp("l0")
     assert not [u for b in updates for u in b.interest if u["f"] == fp and u["t"] > T0]
