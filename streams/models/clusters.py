@@ -256,8 +256,9 @@ def labels(centroids: Mapping[str, Vector]) -> dict[str, str]:
     """Readable, distinct labels from each centroid's top topics and skills.
 
     >>> labels({"0": {"t:data": 0.8, "s:sql": 0.3, "s:excel": 0.2},
-    ...         "1": {"t:data": 0.5, "t:finance": 0.4, "s:budgeting": 0.2}})
-    {'0': 'Data: SQL, Excel', '1': 'Data & Finance: Budgeting'}
+    ...         "1": {"t:data": 0.5, "t:finance": 0.4, "s:budgeting": 0.2},
+    ...         "2": {"t:leadership": 0.9, "s:leadership": 0.3, "s:coaching": 0.2}})
+    {'0': 'Data: SQL, Excel', '1': 'Data & Finance: Budgeting', '2': 'Leadership: Coaching'}
     """
     out: dict[str, str] = {}
     for cid, c in centroids.items():
@@ -270,12 +271,15 @@ def labels(centroids: Mapping[str, Vector]) -> dict[str, str]:
             key=lambda p: (-p[0], p[1]),
         )
         head = [words(t) for v, t in topics[:2] if v >= 0.6 * topics[0][0]]
-        tail = [words(s) for _v, s in skills[:2]]
+        named = [
+            words(s) for _v, s in skills if words(s) not in head
+        ]  # no "Leadership: Leadership"
+        tail = named[:2]
         label = " & ".join(head) + (": " if head and tail else "") + ", ".join(tail)
         label = label or f"Cluster {cid}"
         n = 3
-        while label in out.values() and n <= len(skills):  # same wording: name one more skill
-            label = " & ".join(head) + ": " + ", ".join(words(s) for _v, s in skills[:n])
+        while label in out.values() and n <= len(named):  # same wording: name one more skill
+            label = " & ".join(head) + ": " + ", ".join(named[:n])
             n += 1
         if label in out.values():
             label = f"{label} ({cid})"

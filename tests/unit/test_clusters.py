@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from river import metrics
 
+from learnpulse.evaluate import clusters as evaluation
 from learnpulse.synth.org import Organisation
 from streams import clustering
 from streams.models import clusters, learner
@@ -203,3 +204,12 @@ def test_two_workers_assign_like_one_worker() -> None:
         for _ in range(50):  # any learner vector: every worker picks the same cluster
             x = blob(rng, rng.choice(list(GROUPS)))
             assert cache.snapshot.nearest(x) == single.nearest(x)
+
+
+def test_the_evaluation_beats_its_random_baseline_and_reports_flaps() -> None:
+    r = evaluation.run(learners=150, days=20, seed=3, every_days=10, progress=False)
+    final = r["final"]
+    assert final["assigned"] >= 100 and final["clusters"] == 8  # learners with events
+    assert final["ari"] > 0.4 and abs(final["ari_random"]) < 0.1
+    assert r["flaps_per_100_events"] < r["flaps_per_100_events_nearest"]
+    assert 0 < r["interest_updates_per_100_events"] < 25
