@@ -132,6 +132,16 @@ def _local_ms(t_ms: int, tz: str) -> int:
     return t_ms + (int(off.total_seconds() * 1000) if off else 0)
 
 
+def local_ms(t_ms: int, tz: str = "UTC") -> int:
+    """Event time shifted into the zone ``tz`` (DST-correct); ``// DAY_MS`` gives the
+    learner's local day number. Unknown zones fall back to UTC.
+
+    >>> local_ms(0, "Asia/Shanghai") // HOUR_MS
+    8
+    """
+    return _local_ms(int(t_ms), tz)
+
+
 def _decay(value: float, dt_ms: float, half_life_days: float) -> float:
     return value * 0.5 ** (max(dt_ms, 0.0) / (half_life_days * DAY_MS))
 
