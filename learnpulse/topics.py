@@ -68,6 +68,16 @@ class Topics:
         """Anything undecodable or invalid, with error.* and origin.* headers."""
         return f"{self.prefix}deadletter.v1"
 
+    @property
+    def interest_updates(self) -> str:
+        """Interest vectors and peer signals from all workers to the one clusterer (JSON)."""
+        return f"{self.prefix}interest.updated.v1"
+
+    @property
+    def interest_clusters(self) -> str:
+        """Published centroids and cluster summaries, compacted, read whole by every worker."""
+        return f"{self.prefix}interest.clusters.v1"
+
     def keyed_by_learner(self) -> list[str]:
         return [self.activity, self.profiles]
 
@@ -79,10 +89,12 @@ class Topics:
         """Topic -> partition count. Reference topics have one partition (read whole)."""
         out = {t: self.partitions for t in self.keyed_by_learner()}
         out.update({t: 1 for t in self.reference()})
+        out[self.interest_updates] = 1  # one clustering model: one partition, one owner
+        out[self.interest_clusters] = 1
         for t in (self.recommendations, self.nudges, self.raw_xapi, self.raw_caliper,
                   self.raw_openedx, self.deadletter):
             out[t] = self.partitions
         return out
 
     def compacted(self) -> set[str]:
-        return {self.profiles, *self.reference()}
+        return {self.profiles, *self.reference(), self.interest_clusters}

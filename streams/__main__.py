@@ -34,6 +34,10 @@ def main() -> int:
     w.reader.start()
     if not w.reader.wait_idle(30):
         logging.getLogger("streams").warning("reference data not caught up after 30 s")
+    from streams.agents.cluster_interests import ClusterAgent
+
+    clusterer = ClusterAgent(w)
+    clusterer.start()
     from faust.worker import Worker as FaustWorker
 
     worker = FaustWorker(w.app, loglevel=settings.log_level, quiet=True,
@@ -41,6 +45,7 @@ def main() -> int:
     try:
         worker.execute_from_commandline()
     finally:
+        clusterer.stop()
         w.reader.stop()
         w.record_sink.close()
     return 0

@@ -19,7 +19,7 @@ import orjson
 import schemas
 from learnpulse import keys
 from learnpulse.topics import Topics
-from streams import engagement
+from streams import clustering, engagement
 from streams.metrics import DEADLETTERED, EVENTS_PROCESSED, STATE_BYTES
 from streams.models import learner, recommend
 from streams.models.state import LearnerState, new_state
@@ -103,7 +103,8 @@ class LearnBatch:
     def __init__(self, topics: Topics, store: StateStore,
                  reference: ReferenceData, k: int = 10,
                  clock: Callable[[], float] = time.time,
-                 models: engagement.EngagementModels | None = None) -> None:
+                 models: engagement.EngagementModels | None = None,
+                 centroids: clustering.CentroidCache | None = None, k_min: int = 5) -> None:
         self.topics = topics
         self.store = store
         self.ref = reference
@@ -113,6 +114,9 @@ class LearnBatch:
         self.engagement = models or engagement.EngagementModels()
         self.skills = SkillTracker()
         self.recommender = recommend.Recommender(reference, skill_model=self.skills.model, k=k)
+        self.centroids = centroids or clustering.CentroidCache()
+        self.k_min = k_min
+        self.interest = clustering.InterestTracker(self.centroids, k_min=k_min)
 
     # -- state ---------------------------------------------------------------
     def load(self, learner_id: str) -> LearnerState:
@@ -140,7 +144,9 @@ class LearnBatch:
                 state = states[learner_id] = self.load(learner_id)
                 partitions[learner_id] = m.partition
             if m.topic == self.topics.profiles:
+                before = dict(state.get("profile") or {})
                 if learner.apply_profile(state, rec):
+                    self.interest.profile_changed(learner_id, state, before)
                     changed.setdefault(learner_id, None)
                 continue
             outcome = learner.guard(state, rec["event_id"], m.partition, m.offset)
@@ -148,11 +154,15 @@ class LearnBatch:
             if outcome != "applied":
                 continue
             state["n"] = state.get("n", 0) + 1
-            # The ranker learns from what the learner saw before acting on it.
-            self.recommender.observe(state, rec)
+            # Mastery first (the ranker reads it), then the ranker and interests
+            # learn from what the learner saw before acting on it.
+            self.skills.observe(state, rec, self.ref.catalog)
+            profile = state.get("profile") or {}
+            paths = self.ref.paths_for(learner_id, profile.get("team_id", ""))
+            self.interest.observe(learner_id, state, rec, self.ref.catalog, paths)
+            self.recommender.observe(state, rec, cluster=clustering.membership(state))
             learner.apply_activity(state, rec)
             engagement.observe(self.engagement, state, rec)
-            self.skills.observe(state, rec, self.ref.catalog)
             changed[learner_id] = rec["event_id"]
             fx.appended_ms.append(m.timestamp_ms)
             fx.occurred_ms.append(rec["occurred_at_ms"])
@@ -173,6 +183,9 @@ class LearnBatch:
             raw = orjson.dumps(state)
             STATE_BYTES.observe(len(raw))
             fx.states[learner_id] = (raw, partitions[learner_id])
+        update = self.interest.drain()
+        if update is not None:
+            fx.records.append((self.topics.interest_updates, "interest", update))
         fx.changed = len(changed)
         return fx
 
@@ -203,8 +216,13 @@ class LearnBatch:
                  now_ms: int, fx: Effects) -> None:
         """Render the learner's Redis values and audit record."""
         profile = state.get("profile") or {}
+        paths = self.ref.paths_for(learner_id, profile.get("team_id", ""))
+        social = self.interest.finish(learner_id, state, self.ref.catalog, paths)
+        cluster, peer_counts = clustering.recommender_inputs(
+            state["interest"], self.centroids, self.k_min, state["done"])
         items = self.recommender.recommend(state, profile, None, None, now_ms,
-                                           learner_id=learner_id)
+                                           learner_id=learner_id, cluster=cluster,
+                                           peers=peer_counts)
         state["top"] = items[0]["content_id"] if items else None
         reco = {
             "v": keys.VALUE_VERSION,
@@ -218,6 +236,8 @@ class LearnBatch:
         fx.redis_values[keys.reco(learner_id)] = reco_json
         public = public_state(learner_id, state, now_ms)
         public["skills"] = self.skills.top_skills(state)
+        public["cluster"] = social["cluster"]
+        public["peers"] = social["peers"]
         fx.redis_values[keys.state(learner_id)] = orjson.dumps(public)
         fx.publish.append((keys.live_channel(learner_id),
                            b'{"type":"reco","value":' + reco_json + b"}"))

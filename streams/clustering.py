@@ -588,3 +588,8 @@ def step(
     if not publish:
         return StepResult([], {}, dead)
     return StepResult(clusterer.publish(), clusterer.dashboard(catalog), dead)
+
+
+def membership(state: Mapping[str, Any]) -> str | None:
+    """The learner's current interest cluster, from their whole state dict."""
+    return clusters.membership(state.get("interest") or {})

@@ -67,7 +67,8 @@ class ReferenceReader(threading.Thread):
     """Background consumer keeping a ReferenceData current."""
 
     def __init__(self, bootstrap: str, topics: Topics, data: ReferenceData,
-                 extra_config: dict[str, Any] | None = None) -> None:
+                 extra_config: dict[str, Any] | None = None,
+                 centroids: Any = None) -> None:
         super().__init__(name="reference-reader", daemon=True)
         self.data = data
         self._kinds = {
@@ -75,6 +76,9 @@ class ReferenceReader(threading.Thread):
             topics.paths: ("paths", schemas.PATH),
             topics.role_skills: ("role_skills", schemas.ROLE_SKILLS),
         }
+        # Published interest centroids (JSON, not Avro) go to a CentroidCache.
+        self.centroids = centroids
+        self._clusters_topic = topics.interest_clusters if centroids is not None else None
         conf = {"bootstrap.servers": bootstrap, "group.id": "learnpulse-reference-unused",
                 "enable.auto.commit": False, "fetch.wait.max.ms": 50}
         conf.update(extra_config or {})
@@ -85,7 +89,8 @@ class ReferenceReader(threading.Thread):
 
     def run(self) -> None:
         parts = []
-        for topic in self._kinds:
+        wanted = list(self._kinds) + ([self._clusters_topic] if self._clusters_topic else [])
+        for topic in wanted:
             md = self._consumer.list_topics(topic, timeout=10).topics.get(topic)
             n = len(md.partitions) if md and md.partitions else 1
             parts += [TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(n)]
@@ -97,6 +102,9 @@ class ReferenceReader(threading.Thread):
                 continue
             for m in msgs:
                 if m.error():
+                    continue
+                if m.topic() == self._clusters_topic:
+                    self._apply_centroids(m)
                     continue
                 kind, schema = self._kinds[m.topic() or ""]
                 key = (m.key() or b"").decode()
@@ -111,6 +119,13 @@ class ReferenceReader(threading.Thread):
                     continue
                 self.data.apply(kind, key, record)
         self._consumer.close()
+
+    def _apply_centroids(self, m: Any) -> None:
+        try:
+            self.centroids.apply((m.key() or b"").decode(), m.value())
+        except ValueError as exc:
+            self.errors += 1
+            log.warning("unreadable cluster record at %s/%s: %s", m.partition(), m.offset(), exc)
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until the reader has caught up once (found nothing more to read)."""

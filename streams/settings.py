@@ -45,6 +45,11 @@ class StreamsSettings(BaseSettings):
     lag_sample_s: float = Field(15.0, description="how often consumer lag is sampled")
     replication_factor: int = Field(
         3, description="replication of faust's internal topics (kafka profile; tansu uses 1)")
+    peer_min_count: int = Field(5, description="k: peer counts are shown only when >= k people")
+    interest_clusters: int = Field(8, description="interest clusters of the shared model")
+    cluster_warmup: int = Field(0, description="updates before the first centroids (0 = 25 per "
+                                "cluster)")
+    cluster_publish_every_s: float = Field(5.0, description="how often centroids are published")
     checkpoint_every_s: float = Field(30.0, description="how often shared models are saved")
     metrics_host: str = Field("127.0.0.1", description="bind address of /metrics")
     metrics_port: int = Field(0, description="port of /metrics (0 = do not serve)")

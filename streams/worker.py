@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from learnpulse import keys
 from streams.app import create_app
 from streams.batch import LearnBatch
+from streams.clustering import CentroidCache
 from streams.engagement import EngagementModels
 from streams.reference import ReferenceData, ReferenceReader
 from streams.settings import StreamsSettings
@@ -47,7 +48,8 @@ def build(s: StreamsSettings) -> Worker:
         schema=faust.Schema(key_type=str, value_type=bytes, key_serializer="json",
                             value_serializer="raw"))
     reference = ReferenceData()
-    reader = ReferenceReader(s.kafka_bootstrap, topics, reference)
+    centroids = CentroidCache()
+    reader = ReferenceReader(s.kafka_bootstrap, topics, reference, centroids=centroids)
     client = aioredis.Redis.from_url(s.redis_url.get_secret_value(), socket_timeout=5,
                                      health_check_interval=30)
     w = Worker(
@@ -57,7 +59,8 @@ def build(s: StreamsSettings) -> Worker:
         reference=reference,
         reader=reader,
         batch=LearnBatch(topics, TableStore(table), reference, k=s.reco_k,
-                         models=EngagementModels(config=s.nudge_config())),
+                         models=EngagementModels(config=s.nudge_config()),
+                         centroids=centroids, k_min=s.peer_min_count),
         redis_sink=RedisSink(client, s.redis_ttl_s, s.nudge_stream_maxlen),
         record_sink=RecordSink(s.kafka_bootstrap, topics.deadletter),
     )

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import random
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -246,6 +247,10 @@ class Organisation:
             "preferred_channels": list(self.channels[i]),
             "peer_features_opt_in": bool(self.peer_opt_in[i]),
             "escalate_to_manager": bool(self.escalate[i]),
+            # ~4% of those not opting in switch peer features off entirely; chosen by
+            # a hash, not the rng, so every other generated value stays the same.
+            "peer_features_opt_out": not self.peer_opt_in[i]
+            and zlib.crc32(self.learner_ids[i].encode()) % 10 == 0,
         }
 
     def profiles(self) -> Iterator[dict[str, Any]]:

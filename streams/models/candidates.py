@@ -39,6 +39,7 @@ FRESH_DAYS = 30
 GOAL_TARGET = 0.8  # a goal skill is wanted to this level unless the role asks more
 MIN_GAP = 0.05
 UNKNOWN_MASTERY = 0.25  # neither a model, a quiz nor a self-assessment says anything
+K_MIN = 5  # peer counts below this are never shown (k-anonymity, issue 6)
 SOURCES = ("path", "continue", "gap", "peers", "interest", "cluster", "popular", "fresh", "niche")
 # Per-source caps keep the pool (and so ranking time) small.
 CAPS = {
@@ -248,6 +249,7 @@ class Context:
         self._cache: dict[Any, Any] = {}
         self._eligible: dict[str, ItemInfo | None] = {}
         self._team: dict[str, int] | None = None
+        self.peer_scope: dict[str, str] = {}
         if paths is None:
             paths = index.paths_for(learner_id, self.team)
         self.path_next = self._path_next(paths)
@@ -330,12 +332,19 @@ class Context:
         return hit
 
     def team_finishers(self) -> Mapping[str, int]:
+        """Content -> peers who finished it, only where at least ``K_MIN`` are behind a
+        count (k-anonymity); ``peer_scope`` says whether the count is the team's or
+        the interest cluster's (given ``peers=`` counts are the cluster's)."""
         if self._team is None:
             team = (
                 self.pop.team_finishers(self.team, self.now, self.learner_id) if self.team else {}
             )
+            team = {cid: n for cid, n in team.items() if n >= K_MIN}
+            self.peer_scope = {cid: "team" for cid in team}
             for cid, n in self.peers_given.items():
-                team[cid] = max(team.get(cid, 0), n)
+                if n >= K_MIN and n > team.get(cid, 0):
+                    team[cid] = n
+                    self.peer_scope[cid] = "cluster"
             self._team = team
         return self._team
 
@@ -529,7 +538,7 @@ def from_peers(ctx: Context, pool: Pool) -> None:
     for cid, n in sorted(fin.items(), key=lambda kv: (-kv[1], kv[0]))[: CAPS["peers"]]:
         info = ctx.eligible(cid)
         if info is not None:
-            _add(pool, cid, info, "peers", ("peers", n))
+            _add(pool, cid, info, "peers", ("peers", n, ctx.peer_scope.get(cid, "team")))
 
 
 def from_interest(ctx: Context, pool: Pool) -> None:

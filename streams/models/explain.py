@@ -141,7 +141,8 @@ def reason(ev: Sequence[Any], now_ms: int, tz: str = "UTC") -> str:
     if kind == "peers":
         n = ev[1]
         who = "1 person" if n == 1 else f"{n} people"
-        return f"{who} in your team finished this this week"
+        where = "with your interests" if len(ev) > 2 and ev[2] == "cluster" else "in your team"
+        return f"{who} {where} finished this this week"
     if kind == "interest":
         topic, why = words(ev[1]), ev[2]
         if why == "recent":

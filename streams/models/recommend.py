@@ -286,7 +286,8 @@ class Recommender:
             if cluster is not None:
                 keys.append(cluster_key(cluster))
             self.popularity.add(keys, cid, t, 1.0 if choice else 0.5)
-            if completion and ctx.team:
+            # Opted-out learners are never counted for their peers (issue 6, privacy).
+            if completion and ctx.team and not profile.get("peer_features_opt_out"):
                 self.popularity.add_team_completion(ctx.team, cid, learner_id, t)
         if choice and info.topic:
             _bump_affinity(sec, info.topic)

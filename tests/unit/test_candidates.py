@@ -229,15 +229,19 @@ def test_cluster_only_with_a_cluster_id() -> None:
 
 def test_peers_counts_distinct_teammates_this_week_not_the_learner() -> None:
     pop = Popularity()
-    for who in ("bob", "cy", "bob"):
+    for who in ("bob", "cy", "bob", "dan", "eli", "fay"):  # 5 distinct teammates
         pop.add_team_completion("t1", "excel-1", who, NOW - DAY)
-    pop.add_team_completion("t1", "py-1", "ann", NOW - DAY)  # the learner's own
-    pop.add_team_completion("t1", "git-1", "dee", NOW - 9 * DAY)  # older than a week
-    pop.add_team_completion("t2", "lead-1", "eve", NOW - DAY)  # another team
-    pool = run(cand.from_peers, ctx_for(pop=pop, peers={"nego-1": 4}))
+    for who in ("bob", "cy", "dan", "eli"):  # only 4: below k, never shown
+        pop.add_team_completion("t1", "py-1", who, NOW - DAY)
+    for who in ("ann", "bob", "cy", "dan"):  # 5 with the learner's own: still 4 peers
+        pop.add_team_completion("t1", "viz-1", who, NOW - DAY)
+    for who in ("bob", "cy", "dan", "eli", "fay"):
+        pop.add_team_completion("t1", "git-1", who, NOW - 9 * DAY)  # older than a week
+        pop.add_team_completion("t2", "lead-1", who, NOW - DAY)  # another team
+    pool = run(cand.from_peers, ctx_for(pop=pop, peers={"nego-1": 6, "nego-2": 3}))
     assert {c: p.evidence[0] for c, p in pool.items()} == {
-        "nego-1": ("peers", 4),
-        "excel-1": ("peers", 2),
+        "nego-1": ("peers", 6, "cluster"),
+        "excel-1": ("peers", 5, "team"),
     }
 
 

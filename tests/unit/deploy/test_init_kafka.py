@@ -70,13 +70,16 @@ def client(fake: FakeRegistry) -> httpx.Client:
 
 def test_registers_every_released_schema_with_its_fixed_id() -> None:
     fake = FakeRegistry()
-    assert init.register_schemas(client(fake), "lp.") == 7
     ids = json.loads((DEPLOY.parent / "schemas" / "ids.json").read_text())
+    released = [k for k in ids if not k.startswith("_")]
+    assert init.register_schemas(client(fake), "lp.") == len(released)
     for key, path in ids.items():
         if key.startswith("_"):
             continue
         name = path.rsplit("/", 1)[-1].removesuffix(".avsc")
-        assert fake.subjects[f"lp.{name}-value"] == [int(key)]
+        versions = fake.subjects[f"lp.{name}-value"]
+        assert int(key) in versions
+        assert versions == sorted(versions), "a subject's versions are registered oldest first"
         assert json.loads(fake.by_id[int(key)]) == json.loads(
             (DEPLOY.parent / "schemas" / path).read_text()
         )
