@@ -232,6 +232,8 @@ class Context:
         self.goals = frozenset(profile.get("goals") or ())
         self.self_rated: Mapping[str, float] = profile.get("self_assessed_skills") or {}
         self.seniority = int(profile.get("level") or 1)
+        # A learner who opted out of peer features gets no peer signals (issue 6).
+        self.peer_opt_out = bool(profile.get("peer_features_opt_out"))
         self.team = profile.get("team_id") or ""
         self.segment = segment_key(profile)
         self.seg_counts, self.seg_total = popularity.raw(self.segment)
@@ -335,6 +337,8 @@ class Context:
         """Content -> peers who finished it, only where at least ``K_MIN`` are behind a
         count (k-anonymity); ``peer_scope`` says whether the count is the team's or
         the interest cluster's (given ``peers=`` counts are the cluster's)."""
+        if self._team is None and self.peer_opt_out:
+            self._team = {}
         if self._team is None:
             team = (
                 self.pop.team_finishers(self.team, self.now, self.learner_id) if self.team else {}
