@@ -17,7 +17,7 @@ import orjson
 
 import schemas
 from learnpulse import keys
-from streams import engagement
+from streams import clustering, engagement
 from streams.batch import Effects, public_state
 from streams.metrics import LEARNERS_AT_RISK, NUDGES
 from streams.silence import SilenceIndex
@@ -76,6 +76,13 @@ async def tick(w: Worker, index: SilenceIndex, parts: list[int], now_ms: int,
         at_risk[learner_id] = risk
         if decision.action == "send" and decision.nudge is not None:
             nudge = decision.nudge
+            if nudge.get("content_id"):
+                # Social reinforcement, k-anonymous, never for an opted-out learner.
+                line = clustering.social_line(state.get("interest") or {}, profile,
+                                              batch.centroids, nudge["content_id"],
+                                              batch.k_min)
+                if line:
+                    nudge["message"] = f"{nudge['message']} {line}"
             NUDGES.labels("sent", nudge.get("reason", "other")).inc()
             fx.nudges.append((learner_id, nudge))
             payload = orjson.dumps({"type": "nudge", "value": nudge})
