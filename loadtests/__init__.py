@@ -1,0 +1,1 @@
+"""Load generator and benchmarks (they print figures; they never assert timings)."""

@@ -1,0 +1,159 @@
+"""CPU per event of the learner processing alone (``LearnBatch.handle``), A/B against patches.
+
+    .venv/bin/python -m loadtests.handle_bench [--events 40000] [--learners 4000] [--repeats 5] \\
+        [--variant NAME=patch+patch ...]
+
+No Kafka, no Redis: each run is a fresh process that builds the organisation,
+loads its reference data, pre-encodes its profiles and ``--events`` activity
+events (Avro wire format) and times (process CPU time) ``handle`` +
+``save_states`` over batches of 500, as the worker calls them. Runs of the
+variants alternate (base, A, B, base, A, B, ...) so a noisy neighbour hits all
+of them alike; medians are printed with the gain over ``base``. This is how the
+processing patches of ``loadtests.patches`` (fast-decode, paths-index) are
+measured; transport patches need ``loadtests.throughput``. Never asserts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import zlib
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console(width=150)
+
+
+def child(events: int, learners: int) -> dict[str, float]:
+    import schemas
+    from learnpulse.synth import Organisation
+    from learnpulse.topics import Topics
+    from loadtests.generate import Clock, Workload
+    from loadtests.memory import build_batch
+    from loadtests.patches import apply_from_env
+    from streams.batch import Msg
+
+    apply_from_env()
+    topics = Topics(prefix="hb.")
+    org = Organisation.generate(learners, seed=7)
+    batch = build_batch(org, topics)
+    offsets = [0] * topics.partitions
+
+    def msg(topic: str, learner: str, value: bytes, ts: int) -> Msg:
+        p = zlib.crc32(learner.encode()) % topics.partitions
+        offsets[p] += 1
+        return Msg(topic, p, offsets[p], learner.encode(), value, ts)
+
+    profiles = [
+        msg(
+            topics.profiles, p["learner_id"], schemas.encode(schemas.PROFILE, p), p["updated_at_ms"]
+        )
+        for p in org.profiles()
+    ]
+    stream = Workload(org, Clock.shift).events()
+    acts = []
+    for _ in range(events):
+        ev = next(stream)
+        acts.append(
+            msg(
+                topics.activity,
+                ev["learner_id"],
+                schemas.encode(schemas.ACTIVITY, ev),
+                ev["received_at_ms"],
+            )
+        )
+    for i in range(0, len(profiles), 500):
+        batch.save_states(batch.handle(profiles[i : i + 500]))
+    t0, w0 = time.process_time(), time.perf_counter()
+    for i in range(0, len(acts), 500):
+        batch.save_states(batch.handle(acts[i : i + 500]))
+    cpu, wall = time.process_time() - t0, time.perf_counter() - w0
+    return {"cpu_us": cpu / events * 1e6, "wall_us": wall / events * 1e6}
+
+
+def main(
+    events: Annotated[int, typer.Option(help="activity events per run")] = 40_000,
+    learners: Annotated[int, typer.Option(help="learners in the organisation")] = 4_000,
+    repeats: Annotated[int, typer.Option(help="runs per variant (alternating)")] = 5,
+    variant: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=patch+patch (repeatable); 'base' (no patch) always runs"),
+    ] = None,
+    child_run: Annotated[bool, typer.Option("--child", hidden=True)] = False,
+) -> None:
+    """Measure and print; see the module docstring."""
+    if child_run:
+        print(json.dumps(child(events, learners)))
+        return
+    from loadtests.harness import machine
+    from loadtests.patches import PATCHES
+
+    m = machine()
+    console.print(
+        f"machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}, "
+        f"load {m['load']}, commit {m['commit']}"
+    )
+
+    specs = {"base": ""}
+    for spec in variant or [
+        "fast-decode=fast-decode",
+        "paths-index=paths-index",
+        "both=fast-decode+paths-index",
+    ]:
+        name, _, patches = spec.partition("=")
+        for p in filter(None, patches.split("+")):
+            if p not in PATCHES:
+                raise typer.BadParameter(f"unknown patch {p!r}")
+        specs[name] = patches.replace("+", ",")
+    results: dict[str, list[float]] = {n: [] for n in specs}
+    for rep in range(repeats):
+        for name, patches in specs.items():
+            env = dict(os.environ, LP_BENCH_PATCHES=patches)
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "loadtests.handle_bench",
+                    "--child",
+                    "--events",
+                    str(events),
+                    "--learners",
+                    str(learners),
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            results[name].append(r["cpu_us"])
+            console.print(f"  run {rep + 1} {name:>14}: {r['cpu_us']:6.1f} CPU µs/event")
+    base = statistics.median(results["base"])
+    t = Table(
+        title=f"LearnBatch.handle + save_states, {events:,} events, {learners:,} learners, "
+        f"medians of {repeats}"
+    )
+    for col in ("variant", "patches", "CPU µs/event", "events/s per core", "CPU saved", "runs"):
+        t.add_column(col, justify="left" if col in ("variant", "patches", "runs") else "right")
+    for name, vals in results.items():
+        med = statistics.median(vals)
+        t.add_row(
+            name,
+            specs[name] or "-",
+            f"{med:.1f}",
+            f"{1e6 / med:,.0f}",
+            f"{(base - med) / base:+.0%}",
+            " ".join(f"{v:.0f}" for v in vals),
+        )
+    console.print(t)
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -1,0 +1,163 @@
+"""Candidate optimisations of the stream worker, applied as monkeypatches in benchmarks only.
+
+``streams/`` is owned by others; these patches let the benchmarks measure a
+proposed change on a private copy before anyone applies it. Select them with
+``LP_BENCH_PATCHES=name,name`` (the benchmark sets it for a worker process).
+Each patch's docstring is the change proposed for ``streams/``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+PATCHES: dict[str, Callable[[], None]] = {}
+
+
+def patch(fn: Callable[[], None]) -> Callable[[], None]:
+    PATCHES[fn.__name__.replace("_", "-")] = fn
+    return fn
+
+
+def apply_from_env() -> list[str]:
+    names = [n for n in os.environ.get("LP_BENCH_PATCHES", "").split(",") if n]
+    for name in names:
+        PATCHES[name]()
+    return names
+
+
+@patch
+def uvloop() -> None:
+    """Run faust on uvloop: ``asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())``
+    in ``streams/__main__.py`` before ``build`` (faust uses the policy's loop)."""
+    import asyncio
+
+    import uvloop as _uvloop
+
+    asyncio.set_event_loop_policy(_uvloop.EventLoopPolicy())
+
+
+@patch
+def fast_decode() -> None:
+    """``schemas.codec.decode``: when the writer's schema id is the current one and the
+    writer schema equals the current schema, read with the writer schema alone
+    (``fastavro.schemaless_reader(buf, writer, None)``): no schema resolution."""
+    import io
+
+    import fastavro
+
+    import schemas
+    from schemas import codec
+
+    original = codec.decode
+    same: dict[str, bool] = {}
+
+    def decode(name: str, data: bytes) -> dict[str, object]:
+        if len(data) >= 5 and data[0] == 0:
+            sid = int.from_bytes(data[1:5], "big")
+            if sid == codec.CURRENT_IDS.get(name):
+                if name not in same:
+                    same[name] = codec._writer_by_id(sid)[1] == codec.parsed_schema(name)
+                if same[name]:
+                    try:
+                        rec = fastavro.schemaless_reader(
+                            io.BytesIO(data[5:]), codec.parsed_schema(name), None
+                        )
+                    except Exception as exc:
+                        raise codec.DecodeError(f"cannot decode {name}: {exc}") from exc
+                    if isinstance(rec, dict):
+                        return rec
+        return original(name, data)
+
+    codec.decode = decode  # type: ignore[assignment]
+    schemas.decode = decode  # type: ignore[assignment]
+
+
+@patch
+def paths_index() -> None:
+    """``ReferenceData.paths_for``: look paths up in learner -> paths and team -> paths
+    dicts rebuilt when ``version`` changes, instead of scanning every path per learner."""
+    from typing import Any
+
+    from streams.reference import ReferenceData
+
+    def paths_for(self: Any, learner_id: str, team_id: str) -> list[dict[str, Any]]:
+        idx = getattr(self, "_lp_paths_idx", None)
+        if idx is None or idx[0] != self.version:
+            version = self.version
+            by_learner: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+            by_team: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+            for i, p in enumerate(list(self.paths.values())):
+                if not p.get("active", True):
+                    continue
+                for lid in p["learner_ids"]:
+                    by_learner.setdefault(lid, []).append((i, p))
+                for tid in p["team_ids"]:
+                    by_team.setdefault(tid, []).append((i, p))
+            idx = self._lp_paths_idx = (version, by_learner, by_team)
+        mine = idx[1].get(learner_id, [])
+        team = idx[2].get(team_id, []) if team_id else []
+        if not team:
+            return [p for _, p in mine]
+        if not mine:
+            return [p for _, p in team]
+        merged = dict(mine + team)
+        return [merged[i] for i in sorted(merged)]
+
+    ReferenceData.paths_for = paths_for  # type: ignore[method-assign]
+
+
+@patch
+def gather_sinks() -> None:
+    """``streams.agents.learn.process``: write Redis and the audit records concurrently,
+    ``await asyncio.gather(w.redis_sink.write(fx), w.record_sink.write(fx))``, so a
+    batch waits for the slower of the two round trips, not their sum."""
+    import asyncio
+    import logging
+    import os
+    from typing import Any
+
+    from streams.agents import learn
+
+    async def process(w: Any, msgs: list[Any]) -> None:
+        fx = w.batch.handle(msgs)
+        try:
+            await asyncio.gather(w.redis_sink.write(fx), w.record_sink.write(fx))
+        except Exception:
+            learn.log.critical("effects of a batch could not be written; exiting", exc_info=True)
+            logging.shutdown()
+            os._exit(70)
+        w.batch.save_states(fx)
+
+    learn.process = process  # type: ignore[assignment]
+
+
+def _settings_patch(update: dict[str, object], drop: tuple[str, ...] = ()) -> None:
+    from typing import Any
+
+    from streams import app
+
+    original = app.faust_settings
+
+    def faust_settings(s: Any) -> dict[str, Any]:
+        conf = original(s)
+        for k in drop:
+            conf.pop(k, None)
+        conf.update(update)
+        return conf
+
+    app.faust_settings = faust_settings  # type: ignore[assignment]
+
+
+@patch
+def changelog_batched() -> None:
+    """Drop ``producer_max_batch_size=1`` (the Tansu recovery workaround): changelog
+    records batch like on a real Kafka. NOT safe on Tansu (recovery stops early);
+    measures what the workaround costs and what a Kafka deployment gets."""
+    _settings_patch({}, drop=("producer_max_batch_size",))
+
+
+@patch
+def bigger_polls() -> None:
+    """faust settings ``broker_max_poll_records=2000``, ``stream_buffer_maxsize=16384``."""
+    _settings_patch({"broker_max_poll_records": 2000, "stream_buffer_maxsize": 16384})
