@@ -174,8 +174,12 @@ class LearnBatch:
         now_ms = int(self.clock() * 1000)
         for learner_id, trigger in changed.items():
             state = states[learner_id]
-            risk, due = engagement.risk_and_due(self.engagement, state, state["last_ms"])
+            risk, _ = engagement.risk_and_due(self.engagement, state, state["last_ms"])
             state["risk"] = round(risk, 4)
+            profile = state.get("profile") or {}
+            due = engagement.next_check_ms(
+                self.engagement, state, self.ref.paths_for(learner_id, profile.get("team_id", "")),
+                learner_id)
             if due:
                 fx.due.append((partitions[learner_id], learner_id, due))
             self._project(learner_id, state, trigger, now_ms, fx)

@@ -14,6 +14,9 @@ from streams.models import nudge_policy, rhythm
 from streams.models.state import LearnerState
 
 NUDGE_FEEDBACK = {"nudge_opened": "opened", "nudge_dismissed": "dismissed"}
+DAY_MS = 86_400_000
+RECHECK_MS = DAY_MS  # a silent learner not (yet) worth a nudge is looked at again daily
+MAX_WATCH_DAYS = 90  # after this much silence we stop re-checking (they left)
 
 
 @dataclass
@@ -79,3 +82,35 @@ def decide(models: EngagementModels, learner_id: str, state: LearnerState, now_m
         signals=rhythm.signals(section, now_ms), profile=profile,
         last_activity_ms=state["last_ms"], prog=state["prog"], catalog=catalog, deadlines=deadlines,
         next_content_id=next_content_id, bandit=models.bandit, config=models.config)
+
+
+def next_check_ms(models: EngagementModels, state: LearnerState, paths: list[dict[str, Any]],
+                  learner_id: str) -> int:
+    """When to look at this learner next if nothing arrives: their silence due time,
+    or earlier when an assigned path item comes within ``deadline_days`` of its due date."""
+    _risk, due = risk_and_due(models, state, state["last_ms"])
+    profile = state.get("profile") or {}
+    upcoming = nudge_policy.upcoming_deadlines(
+        paths, learner_id=learner_id, team_id=profile.get("team_id", ""), done=state["done"],
+        now_ms=state["last_ms"])
+    if upcoming:
+        remind = int(upcoming[0]["due_at_ms"] - models.config.deadline_days * DAY_MS)
+        due = min(due, max(remind, state["last_ms"] + 1)) if due else remind
+    return due
+
+
+def followup_ms(decision: nudge_policy.Decision, state: LearnerState, now_ms: int) -> int | None:
+    """After a timer decision: when to look at the learner again (None = not until they act).
+
+    A learner skipped for lack of a reason (risk still low) or because a nudge is
+    still open stays watched daily while silent: risk keeps rising with silence,
+    and each look also takes a calibrator checkpoint, so the shared risk model
+    learns what long silences lead to (found by ``learnpulse evaluate nudges``).
+    """
+    if decision.action == "defer" and decision.retry_at_ms:
+        return int(decision.retry_at_ms)
+    if decision.action == "skip" and decision.reason in ("no_reason", "open_nudge", "already_nudged"):
+        silent_days = (now_ms - state["last_ms"]) / DAY_MS if state["last_ms"] else 0.0
+        if silent_days < MAX_WATCH_DAYS:
+            return now_ms + RECHECK_MS
+    return None

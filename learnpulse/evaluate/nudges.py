@@ -231,8 +231,10 @@ class WorkerReplica:
         state["n"] = state.get("n", 0) + 1
         learner.apply_activity(state, ev)
         engagement.observe(self.models, state, ev)
-        risk, due = engagement.risk_and_due(self.models, state, state["last_ms"])
+        risk, _ = engagement.risk_and_due(self.models, state, state["last_ms"])
         state["risk"] = round(risk, 4)
+        due = engagement.next_check_ms(
+            self.models, state, self.ctx.paths_for(lid, state["profile"].get("team_id", "")), lid)
         if self.at_fire is not None and risk < self.ctx.threshold:
             self.at_fire.above.discard(lid)
         if due:
@@ -248,6 +250,10 @@ class WorkerReplica:
             risk, _ = engagement.risk_and_due(self.models, state, now)
             state["risk"] = round(risk, 4)
             self.track.record(ctx.truth, lid, now, d)
+            if not self.track.recheck_ms:  # the worker's own follow-up rule
+                again = engagement.followup_ms(d, state, now)
+                if again is not None and d.action != "defer":
+                    self.track.index.schedule(lid, again)
             fired = self.at_fire
             if fired is not None and risk >= ctx.threshold and lid not in fired.above:
                 fired.above.add(lid)

@@ -89,11 +89,13 @@ async def tick(w: Worker, index: SilenceIndex, parts: list[int], now_ms: int,
             fx.publish.append((keys.live_channel(learner_id), payload))
             fx.records.append((batch.topics.nudges, learner_id,
                                schemas.encode(schemas.NUDGE, nudge)))
-        elif decision.action == "defer" and decision.retry_at_ms:
+        elif decision.action == "defer":
             NUDGES.labels("deferred", decision.reason).inc()
-            fx.due.append((partition, learner_id, int(decision.retry_at_ms)))
         else:
             NUDGES.labels("suppressed", decision.reason).inc()
+        again = engagement.followup_ms(decision, state, now_ms)
+        if again is not None:
+            fx.due.append((partition, learner_id, again))
         fx.redis_values[keys.state(learner_id)] = orjson.dumps(
             public_state(learner_id, state, now_ms))
         fx.states[learner_id] = (orjson.dumps(state), partition)
