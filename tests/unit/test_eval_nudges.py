@@ -59,12 +59,6 @@ def test_drops_are_detected_by_the_replay(small: dict[str, Any]) -> None:
     assert rows[nudges.CANDIDATE_FIX]["recall"] > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect in streams.models.rhythm/engagement: the shared calibrator learns only "
-    "from checkpoints taken at event time (recency always ~0), so the worker's risk does "
-    "not rise with silence, and a learner skipped at their due time leaves the index",
-)
 def test_the_worker_nudges_some_learners_who_really_dropped(small: dict[str, Any]) -> None:
     assert small["rows"][0]["recall"] > 0
 
