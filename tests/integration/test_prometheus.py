@@ -326,7 +326,7 @@ def test_prometheus_sees_worker_series_move(
     )
     try:
         start_prometheus(metrics_port)
-        applied = 'sum(learnpulse_stream_events_processed_total{outcome="applied"})'
+        applied = 'sum(learnpulse_stream_events_processed_total{agent="learn",outcome="applied"})'
         api.wait_value('up{job="learnpulse-streams"}', lambda v: v == 1, 30, worker)
         api.wait_value(applied, lambda v: v == len(wave1), 120, worker)
         e2e_count = "sum(learnpulse_e2e_append_to_redis_seconds_count)"
