@@ -1,6 +1,6 @@
 """End-to-end latency, Kafka append -> Redis, at 25/50/75 % of the worker's maximum.
 
-    .venv/bin/python -m loadtests.latency [--learners 20000] [--seconds 20] [--max-rate N]
+    .venv/bin/python -m loadtests.latency [--learners 10000] [--seconds 20] [--max-rate N]
 
 Starts its own Tansu and Redis on free loopback ports and one stream worker
 (``python -m streams``), and stops them all at the end, on failure and on Ctrl-C.
@@ -63,18 +63,20 @@ class LiveFeed(threading.Thread):
         self.pubsub.psubscribe("lp:*:live")
         self.got: list[tuple[float, bytes, bytes]] = []
         self.stop = threading.Event()
+        self.lock = threading.Lock()
 
     def run(self) -> None:
-        got = self.got
         while not self.stop.is_set():
             msg = self.pubsub.get_message(timeout=0.2)
             if msg is not None:
-                got.append((time.time() * 1000, msg["channel"], msg["data"]))
+                with self.lock:
+                    self.got.append((time.time() * 1000, msg["channel"], msg["data"]))
         self.pubsub.close()
 
     def take(self) -> list[tuple[float, str, str | None]]:
         """Parse what arrived so far (reco messages only) and forget it."""
-        raw, self.got = self.got, []
+        with self.lock:
+            raw, self.got = self.got, []
         out = []
         for t, channel, data in raw:
             d = orjson.loads(data)
@@ -182,7 +184,7 @@ def wait_exit(stack: harness.BenchStack, proc: harness.Proc, timeout: float) -> 
 
 
 def main(
-    learners: Annotated[int, typer.Option(help="learners in the organisation")] = 20_000,
+    learners: Annotated[int, typer.Option(help="learners in the organisation")] = 10_000,
     seconds: Annotated[float, typer.Option(help="seconds per load level")] = 20.0,
     max_rate: Annotated[
         float | None,
@@ -195,6 +197,10 @@ def main(
         "0.25,0.5,0.75"
     ),
     partitions: Annotated[int, typer.Option(help="partitions of the learner topics")] = 4,
+    patch: Annotated[
+        list[str] | None,
+        typer.Option(help="run the worker with these loadtests.patches (loadtests.real_worker)"),
+    ] = None,
     batch_within_s: Annotated[
         float | None, typer.Option(help="worker setting batch_within_s (default: the worker's own)")
     ] = None,
@@ -214,7 +220,11 @@ def main(
         port = free_port()
         extra = {} if batch_within_s is None else {"batch_within_s": str(batch_within_s)}
         env = stack.worker_env(topics, f"lat-{int(time.time())}", port, **extra)
-        worker = stack.spawn("worker", harness.python_module("streams"), env)
+        module = "streams"
+        if patch:
+            env["LP_BENCH_PATCHES"] = ",".join(patch)
+            module = "loadtests.real_worker"
+        worker = stack.spawn("worker", harness.python_module(module), env)
         assert worker.pid is not None
         feed = LiveFeed(stack.url())
         feed.start()
@@ -279,6 +289,7 @@ def main(
             e2e = harness.scrape(port, "learnpulse_e2e_append_to_redis_seconds_count")
         finally:
             feed.stop.set()
+            feed.join(2)
     t = Table(
         title=f"End-to-end latency, Kafka append -> Redis pub/sub, one worker, "
         f"{learners:,} learners; max {max_rate:,.0f} events/s"

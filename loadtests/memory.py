@@ -216,8 +216,16 @@ def main(
     ttl_s: Annotated[int, typer.Option(help="TTL of the Redis values, as the worker")] = (
         30 * 86400
     ),
+    patch: Annotated[
+        list[str] | None,
+        typer.Option(help="loadtests.patches to apply (same outputs, faster), e.g. paths-index"),
+    ] = None,
 ) -> None:
     """Measure and print; see the module docstring."""
+    from loadtests.patches import PATCHES
+
+    for name in patch or ():
+        PATCHES[name]()
     me = psutil.Process()
     from loadtests.harness import machine
 
