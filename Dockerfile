@@ -24,7 +24,6 @@ COPY learnpulse ./learnpulse
 COPY streams ./streams
 COPY services ./services
 COPY schemas ./schemas
-COPY loadtests ./loadtests
 RUN pip install . && rm -rf build *.egg-info
 
 COPY deploy/scripts ./deploy/scripts

@@ -16,6 +16,12 @@ def main() -> int:
     except ValidationError as exc:
         print(f"learnpulse streams: bad configuration:\n{exc}", file=sys.stderr)
         return 2
+    import asyncio
+
+    import uvloop
+
+    # faust takes its loop from the policy: uvloop cuts its per-message floor ~30%.
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     from learnpulse.logs import setup_logging
 
     setup_logging(settings.log_level)

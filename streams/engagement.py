@@ -109,7 +109,8 @@ def followup_ms(decision: nudge_policy.Decision, state: LearnerState, now_ms: in
     """
     if decision.action == "defer" and decision.retry_at_ms:
         return int(decision.retry_at_ms)
-    if decision.action == "skip" and decision.reason in ("no_reason", "open_nudge", "already_nudged"):
+    if decision.action == "skip" and decision.reason in (
+            "no_reason", "open_nudge", "already_nudged"):
         silent_days = (now_ms - state["last_ms"]) / DAY_MS if state["last_ms"] else 0.0
         if silent_days < MAX_WATCH_DAYS:
             return now_ms + RECHECK_MS

@@ -17,6 +17,7 @@ from streams.models.state import LearnerState
 
 GRADED_VERBS = frozenset({"answered", "attempted", "passed", "failed", "scored"})
 WINDOW = 2000
+VIEW_MAX = 12  # skills shown to the learner
 
 
 class SkillTracker:
@@ -41,12 +42,19 @@ class SkillTracker:
             return None
         p = self.model.learn(state["mastery"], skills, correct, ev["occurred_at_ms"])
         self.recent.append((p, correct))
+        # The learner-facing view is refreshed only for the skills just practised:
+        # recomputing every skill's mastery per rendered state cost ~100-270 us.
+        view: dict[str, float] = state.setdefault("skv", {})
+        for skill in skills:
+            view.pop(skill, None)
+            view[skill] = round(self.model.mastery(state["mastery"], skill), 3)
+        while len(view) > VIEW_MAX:
+            del view[next(iter(view))]
         return p
 
-    def top_skills(self, state: LearnerState, n: int = 12) -> dict[str, float]:
-        """The learner's mastery of their most recently practised skills."""
-        skills = self.model.skills(state["mastery"])
-        return dict(list(skills.items())[-n:])
+    def top_skills(self, state: LearnerState) -> dict[str, float]:
+        """The learner's mastery of their most recently practised skills, as of practice."""
+        return dict(state.get("skv") or {})
 
     def quality(self) -> tuple[float | None, float | None]:
         """Rolling (AUC, log-loss) of the last predictions, None until both classes seen."""

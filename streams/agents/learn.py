@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -63,8 +64,9 @@ async def process(w: Worker, msgs: list[Msg]) -> None:
     """One batch: compute, write effects, then save states (docs/decisions/0002)."""
     fx = w.batch.handle(msgs)
     try:
-        await w.redis_sink.write(fx)
-        await w.record_sink.write(fx)
+        # Both must succeed before the states are saved; waiting on them together
+        # costs the slower round trip, not the sum.
+        await asyncio.gather(w.redis_sink.write(fx), w.record_sink.write(fx))
     except Exception:
         # faust would log an agent crash and keep the process alive doing
         # nothing; exit instead so the supervisor restarts us, with this batch

@@ -14,6 +14,7 @@ Sections:
     n        activity events applied (each exactly once)
     streak   [days in a row, last active day number]
     profile  the learner's profile record (or {} until one arrives)
+    skv      skill -> mastery as of the learner's last practice (learner-facing view)
     mastery  owned by streams.models.mastery
     rhythm   owned by streams.models.rhythm
     ranker   owned by streams.models.ranker
