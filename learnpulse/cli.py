@@ -13,10 +13,14 @@ from rich.console import Console
 
 from learnpulse.stack.procs import StackError
 
-app = typer.Typer(help="LearnPulse: real-time personalization for workplace learning.",
-                  no_args_is_help=True, add_completion=False)
-evaluate_app = typer.Typer(help="Offline evaluations on real and synthetic data.",
-                           no_args_is_help=True)
+app = typer.Typer(
+    help="LearnPulse: real-time personalization for workplace learning.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+evaluate_app = typer.Typer(
+    help="Offline evaluations on real and synthetic data.", no_args_is_help=True
+)
 app.add_typer(evaluate_app, name="evaluate")
 console = Console()
 
@@ -25,9 +29,7 @@ def _mount_optional() -> None:
     """Sub-commands whose modules may be absent in a partial checkout."""
     import importlib
 
-    for module, attr, name, target in (
-        ("services.ingest.keys_cli", "app", "keys", app),
-    ):
+    for module, attr, name, target in (("services.ingest.keys_cli", "app", "keys", app),):
         try:
             sub = getattr(importlib.import_module(module), attr)
         except ImportError:
@@ -50,13 +52,26 @@ def _mount_optional() -> None:
 _mount_optional()
 
 
-def _start_stack(workdir: Path, workers: int, partitions: int, kafka_port: int, redis_port: int,
-                 ingest_port: int, delivery_port: int) -> Any:
+def _start_stack(
+    workdir: Path,
+    workers: int,
+    partitions: int,
+    kafka_port: int,
+    redis_port: int,
+    ingest_port: int,
+    delivery_port: int,
+) -> Any:
     from learnpulse.stack.runner import EmbeddedStack, StackConfig
 
-    cfg = StackConfig(workdir=workdir, workers=workers, partitions=partitions,
-                      kafka_port=kafka_port, redis_port=redis_port, ingest_port=ingest_port,
-                      delivery_port=delivery_port)
+    cfg = StackConfig(
+        workdir=workdir,
+        workers=workers,
+        partitions=partitions,
+        kafka_port=kafka_port,
+        redis_port=redis_port,
+        ingest_port=ingest_port,
+        delivery_port=delivery_port,
+    )
     stack = EmbeddedStack(cfg, say=lambda m: console.print(f"[dim]·[/] {m}"))
     try:
         stack.start()
@@ -91,8 +106,9 @@ def up(
 ) -> None:
     """Run the embedded stack (Tansu, Redis, workers, HTTP services) until Ctrl-C."""
     signal.signal(signal.SIGTERM, _on_term)
-    stack = _start_stack(workdir, workers, partitions, kafka_port, redis_port, ingest_port,
-                         delivery_port)
+    stack = _start_stack(
+        workdir, workers, partitions, kafka_port, redis_port, ingest_port, delivery_port
+    )
     try:
         _print_endpoints(stack)
         console.print("[green]stack is up[/]; Ctrl-C stops it")
@@ -114,19 +130,25 @@ def _print_endpoints(stack: Any) -> None:
         console.print(f"  [cyan]{name:>18}[/] {url}")
     token = stack.dev_ingest_key()
     if token:
-        console.print(f"  [cyan]{'ingest API key':>18}[/] {token}  (development key, this run only)")
+        console.print(
+            f"  [cyan]{'ingest API key':>18}[/] {token}  (development key, this run only)"
+        )
         console.print(
             "  [dim]try: curl -X POST " + stack.endpoints["ingest"] + "/xapi/statements "
             f"-H 'Authorization: Bearer {token}' -H 'X-Experience-API-Version: 1.0.3' "
-            "-H 'Content-Type: application/json' -d '{\"actor\": {\"account\": "
-            "{\"homePage\": \"https://lms.example.com\", \"name\": \"ada\"}}, "
-            "\"verb\": {\"id\": \"http://adlnet.gov/expapi/verbs/completed\"}, "
-            "\"object\": {\"id\": \"https://lms.example.com/course/sql-101\"}}'[/]", soft_wrap=True)
+            '-H \'Content-Type: application/json\' -d \'{"actor": {"account": '
+            '{"homePage": "https://lms.example.com", "name": "ada"}}, '
+            '"verb": {"id": "http://adlnet.gov/expapi/verbs/completed"}, '
+            '"object": {"id": "https://lms.example.com/course/sql-101"}}\'[/]',
+            soft_wrap=True,
+        )
 
 
 @app.command()
 def demo(
-    duration: Annotated[float | None, typer.Option(help="Stop after N seconds and summarise")] = None,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after N seconds and summarise")
+    ] = None,
     learners: Annotated[int, typer.Option(help="Learners in the synthetic organisation")] = 300,
     rate: Annotated[float, typer.Option(help="Events per second to produce")] = 200.0,
     workdir: Workdir = Path(".lp/demo"),
@@ -147,8 +169,9 @@ def demo(
         for k, v in summary.items():
             console.print(f"  {k}: {v}")
         if summary["recommendation_updates"] == 0:
-            console.print("[red]no recommendations were written[/]; see the worker logs in "
-                          f"{workdir}")
+            console.print(
+                f"[red]no recommendations were written[/]; see the worker logs in {workdir}"
+            )
             raise typer.Exit(1)
     except KeyboardInterrupt:
         pass

@@ -51,15 +51,21 @@ class Feed:
 def _view(produced: int, started: float, feed: Feed, stack: EmbeddedStack) -> Group:
     elapsed = max(time.monotonic() - started, 1e-6)
     stats = Table.grid(padding=(0, 3))
-    stats.add_row(f"[b]{produced:,}[/] events produced", f"[b]{produced / elapsed:,.0f}[/] events/s",
-                  f"[b]{feed.reco_count:,}[/] recommendation updates",
-                  f"[b]{feed.nudge_count:,}[/] nudges", f"{elapsed:,.0f} s")
+    stats.add_row(
+        f"[b]{produced:,}[/] events produced",
+        f"[b]{produced / elapsed:,.0f}[/] events/s",
+        f"[b]{feed.reco_count:,}[/] recommendation updates",
+        f"[b]{feed.nudge_count:,}[/] nudges",
+        f"{elapsed:,.0f} s",
+    )
     recos = Table(expand=True, show_lines=False)
     recos.add_column("learner", style="cyan", no_wrap=True)
     recos.add_column("top recommendations (why)")
     for r in list(feed.recos)[:5]:
-        lines = [f"[b]{it['title']}[/] [dim]({it['source']})[/] — {'; '.join(it['reasons'])}"
-                 for it in r["items"][:3]]
+        lines = [
+            f"[b]{it['title']}[/] [dim]({it['source']})[/] — {'; '.join(it['reasons'])}"
+            for it in r["items"][:3]
+        ]
         recos.add_row(r["learner_id"], "\n".join(lines) or "[dim](nothing yet)[/]")
     nudges = Table(expand=True)
     nudges.add_column("learner", style="magenta", no_wrap=True)
@@ -67,15 +73,20 @@ def _view(produced: int, started: float, feed: Feed, stack: EmbeddedStack) -> Gr
     nudges.add_column("nudge")
     for n in list(feed.nudges)[:4]:
         nudges.add_row(n["learner_id"], n.get("channel", ""), n.get("message", ""))
-    links = "  ".join(f"{k}: {v}" for k, v in stack.endpoints.items()
-                      if k in ("delivery", "ingest"))
-    return Group(Panel(stats, title="LearnPulse live"),
-                 Panel(recos, title="Recommendations being written to Redis"),
-                 Panel(nudges, title="Nudges"), f"[dim]{links}[/]\n")
+    links = "  ".join(
+        f"{k}: {v}" for k, v in stack.endpoints.items() if k in ("delivery", "ingest")
+    )
+    return Group(
+        Panel(stats, title="LearnPulse live"),
+        Panel(recos, title="Recommendations being written to Redis"),
+        Panel(nudges, title="Nudges"),
+        f"[dim]{links}[/]\n",
+    )
 
 
-def run_demo(stack: EmbeddedStack, learners: int, rate: float, duration: float | None,
-             seed: int = 7) -> dict[str, Any]:
+def run_demo(
+    stack: EmbeddedStack, learners: int, rate: float, duration: float | None, seed: int = 7
+) -> dict[str, Any]:
     """Stream the synthetic organisation through a started stack; returns a summary."""
     now_ms = int(time.time() * 1000)
     # Simulated history ends now, so risk and nudges read like today.
@@ -112,6 +123,10 @@ def run_demo(stack: EmbeddedStack, learners: int, rate: float, duration: float |
             live.update(_view(produced, started, feed, stack))
     finally:
         stop.set()
-    return {"events_produced": produced, "seconds": round(time.monotonic() - started, 1),
-            "recommendation_updates": feed.reco_count, "nudges": feed.nudge_count,
-            "logs": str(Path(stack.config.workdir))}
+    return {
+        "events_produced": produced,
+        "seconds": round(time.monotonic() - started, 1),
+        "recommendation_updates": feed.reco_count,
+        "nudges": feed.nudge_count,
+        "logs": str(Path(stack.config.workdir)),
+    }

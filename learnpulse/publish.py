@@ -20,8 +20,13 @@ REFERENCE_KINDS = {
 
 
 def producer(bootstrap: str, **extra: Any) -> Producer:
-    conf: dict[str, Any] = {"bootstrap.servers": bootstrap, "enable.idempotence": True,
-                            "acks": "all", "linger.ms": 5, "compression.type": "lz4"}
+    conf: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 5,
+        "compression.type": "lz4",
+    }
     conf.update(extra)
     return Producer(conf)
 

@@ -91,8 +91,14 @@ class Topics:
         out.update({t: 1 for t in self.reference()})
         out[self.interest_updates] = 1  # one clustering model: one partition, one owner
         out[self.interest_clusters] = 1
-        for t in (self.recommendations, self.nudges, self.raw_xapi, self.raw_caliper,
-                  self.raw_openedx, self.deadletter):
+        for t in (
+            self.recommendations,
+            self.nudges,
+            self.raw_xapi,
+            self.raw_caliper,
+            self.raw_openedx,
+            self.deadletter,
+        ):
             out[t] = self.partitions
         return out
 

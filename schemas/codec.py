@@ -61,8 +61,7 @@ def _writer_by_id(schema_id: int) -> tuple[str, Schema]:
 @cache
 def _is_current(name: str, schema_id: int) -> bool:
     """The id is the newest released one and its file equals the current schema."""
-    return CURRENT_IDS.get(name) == schema_id and _writer_by_id(schema_id)[1] == parsed_schema(
-        name)
+    return CURRENT_IDS.get(name) == schema_id and _writer_by_id(schema_id)[1] == parsed_schema(name)
 
 
 def _current_ids() -> dict[str, int]:

@@ -34,8 +34,11 @@ def main() -> int:
         try:
             start_http_server(settings.metrics_port, addr=settings.metrics_host)
         except OSError as exc:
-            print(f"learnpulse streams: cannot serve metrics on {settings.metrics_host}:"
-                  f"{settings.metrics_port}: {exc}", file=sys.stderr)
+            print(
+                f"learnpulse streams: cannot serve metrics on {settings.metrics_host}:"
+                f"{settings.metrics_port}: {exc}",
+                file=sys.stderr,
+            )
             return 2
     w.reader.start()
     if not w.reader.wait_idle(30):
@@ -46,8 +49,13 @@ def main() -> int:
     clusterer.start()
     from faust.worker import Worker as FaustWorker
 
-    worker = FaustWorker(w.app, loglevel=settings.log_level, quiet=True,
-                         redirect_stdouts=False, override_logging=False)
+    worker = FaustWorker(
+        w.app,
+        loglevel=settings.log_level,
+        quiet=True,
+        redirect_stdouts=False,
+        override_logging=False,
+    )
     try:
         worker.execute_from_commandline()
     finally:

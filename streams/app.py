@@ -63,13 +63,15 @@ def faust_settings(s: StreamsSettings) -> dict[str, Any]:
         # DESIGN.md: Tansu's ListOffsets answers the last batch's base offset + 1,
         # so changelog recovery stops early unless every changelog record is its
         # own batch; short session timeouts because joins wait half of it.
-        conf.update({
-            "producer_max_batch_size": 1,
-            "broker_session_timeout": s.session_timeout_s,
-            "broker_heartbeat_interval": s.heartbeat_s,
-            "broker_rebalance_timeout": s.session_timeout_s,
-            "broker_request_timeout": max(30.0, s.session_timeout_s * 3),
-        })
+        conf.update(
+            {
+                "producer_max_batch_size": 1,
+                "broker_session_timeout": s.session_timeout_s,
+                "broker_heartbeat_interval": s.heartbeat_s,
+                "broker_rebalance_timeout": s.session_timeout_s,
+                "broker_request_timeout": max(30.0, s.session_timeout_s * 3),
+            }
+        )
     return conf
 
 

@@ -100,11 +100,17 @@ class Effects:
 class LearnBatch:
     """Per-learner processing of activity and profile events."""
 
-    def __init__(self, topics: Topics, store: StateStore,
-                 reference: ReferenceData, k: int = 10,
-                 clock: Callable[[], float] = time.time,
-                 models: engagement.EngagementModels | None = None,
-                 centroids: clustering.CentroidCache | None = None, k_min: int = 5) -> None:
+    def __init__(
+        self,
+        topics: Topics,
+        store: StateStore,
+        reference: ReferenceData,
+        k: int = 10,
+        clock: Callable[[], float] = time.time,
+        models: engagement.EngagementModels | None = None,
+        centroids: clustering.CentroidCache | None = None,
+        k_min: int = 5,
+    ) -> None:
         self.topics = topics
         self.store = store
         self.ref = reference
@@ -178,8 +184,11 @@ class LearnBatch:
             state["risk"] = round(risk, 4)
             profile = state.get("profile") or {}
             due = engagement.next_check_ms(
-                self.engagement, state, self.ref.paths_for(learner_id, profile.get("team_id", "")),
-                learner_id)
+                self.engagement,
+                state,
+                self.ref.paths_for(learner_id, profile.get("team_id", "")),
+                learner_id,
+            )
             if due:
                 fx.due.append((partitions[learner_id], learner_id, due))
             self._project(learner_id, state, trigger, now_ms, fx)
@@ -216,17 +225,26 @@ class LearnBatch:
             raise ValueError("message key is not the record's learner_id")
         return learner_id, rec
 
-    def _project(self, learner_id: str, state: LearnerState, trigger: str | None,
-                 now_ms: int, fx: Effects) -> None:
+    def _project(
+        self, learner_id: str, state: LearnerState, trigger: str | None, now_ms: int, fx: Effects
+    ) -> None:
         """Render the learner's Redis values and audit record."""
         profile = state.get("profile") or {}
         paths = self.ref.paths_for(learner_id, profile.get("team_id", ""))
         social = self.interest.finish(learner_id, state, self.ref.catalog, paths)
         cluster, peer_counts = clustering.recommender_inputs(
-            state["interest"], self.centroids, self.k_min, state["done"])
-        items = self.recommender.recommend(state, profile, None, None, now_ms,
-                                           learner_id=learner_id, cluster=cluster,
-                                           peers=peer_counts)
+            state["interest"], self.centroids, self.k_min, state["done"]
+        )
+        items = self.recommender.recommend(
+            state,
+            profile,
+            None,
+            None,
+            now_ms,
+            learner_id=learner_id,
+            cluster=cluster,
+            peers=peer_counts,
+        )
         state["top"] = items[0]["content_id"] if items else None
         reco = {
             "v": keys.VALUE_VERSION,
@@ -243,14 +261,20 @@ class LearnBatch:
         public["cluster"] = social["cluster"]
         public["peers"] = social["peers"]
         fx.redis_values[keys.state(learner_id)] = orjson.dumps(public)
-        fx.publish.append((keys.live_channel(learner_id),
-                           b'{"type":"reco","value":' + reco_json + b"}"))
-        audit = {k: reco[k] for k in ("learner_id", "generated_at_ms", "model_version",
-                                      "trigger_event_id")}
-        audit["items"] = [{k: it[k] for k in ("content_id", "title", "score", "source", "reasons")}
-                          for it in items]
-        fx.records.append((self.topics.recommendations, learner_id,
-                           schemas.encode(schemas.RECOMMENDATION, audit)))
+        fx.publish.append(
+            (keys.live_channel(learner_id), b'{"type":"reco","value":' + reco_json + b"}")
+        )
+        audit = {
+            k: reco[k]
+            for k in ("learner_id", "generated_at_ms", "model_version", "trigger_event_id")
+        }
+        audit["items"] = [
+            {k: it[k] for k in ("content_id", "title", "score", "source", "reasons")}
+            for it in items
+        ]
+        fx.records.append(
+            (self.topics.recommendations, learner_id, schemas.encode(schemas.RECOMMENDATION, audit))
+        )
 
 
 def public_state(learner_id: str, state: LearnerState, now_ms: int) -> dict[str, Any]:

@@ -25,9 +25,14 @@ log = logging.getLogger(__name__)
 
 
 def snapshot(batch: LearnBatch) -> bytes:
-    return orjson.dumps({"v": 1, "skill": batch.skills.model.to_dict(),
-                         "engagement": batch.engagement.to_dict(),
-                         "recommender": batch.recommender.checkpoint()})
+    return orjson.dumps(
+        {
+            "v": 1,
+            "skill": batch.skills.model.to_dict(),
+            "engagement": batch.engagement.to_dict(),
+            "recommender": batch.recommender.checkpoint(),
+        }
+    )
 
 
 def restore(raw: bytes | None, batch: LearnBatch) -> bool:
@@ -38,9 +43,9 @@ def restore(raw: bytes | None, batch: LearnBatch) -> bool:
         batch.skills.model = SkillModel.from_dict(data["skill"])
         batch.engagement.load(data["engagement"])
         if "recommender" in data:
-            batch.recommender = Recommender.restore(batch.ref, data["recommender"],
-                                                    skill_model=batch.skills.model,
-                                                    k=batch.k)
+            batch.recommender = Recommender.restore(
+                batch.ref, data["recommender"], skill_model=batch.skills.model, k=batch.k
+            )
         batch.recommender.skill_model = batch.skills.model
     except (KeyError, TypeError, ValueError) as exc:
         log.warning("ignoring an unreadable model checkpoint: %s", exc)

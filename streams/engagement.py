@@ -40,16 +40,24 @@ def observe(models: EngagementModels, state: LearnerState, ev: dict[str, Any]) -
     verb = ev["verb"]
     t = ev["occurred_at_ms"]
     if verb in NUDGE_FEEDBACK:
-        nudge_policy.on_outcome(state["nudge"], ev["object_id"], NUDGE_FEEDBACK[verb], t,
-                                models.bandit, models.config)
+        nudge_policy.on_outcome(
+            state["nudge"], ev["object_id"], NUDGE_FEEDBACK[verb], t, models.bandit, models.config
+        )
         return
     if verb in ("impression", "clicked", "dismissed"):
         return  # front-end feedback on recommendations is not learning activity
     result = ev.get("result") or {}
     tz = (state.get("profile") or {}).get("time_zone") or "UTC"
-    rhythm.observe(state["rhythm"], t, verb, success=result.get("success"),
-                   progress=result.get("progress"), object_type=ev.get("object_type", ""),
-                   object_id=ev["object_id"], tz=tz)
+    rhythm.observe(
+        state["rhythm"],
+        t,
+        verb,
+        success=result.get("success"),
+        progress=result.get("progress"),
+        object_type=ev.get("object_type", ""),
+        object_id=ev["object_id"],
+        tz=tz,
+    )
     nudge_policy.on_activity(state["nudge"], t, models.bandit, models.config)
     for features, label in rhythm.matured(state["rhythm"], t):
         models.calibrator.learn_one(features, label)
@@ -64,9 +72,15 @@ def risk_and_due(models: EngagementModels, state: LearnerState, now_ms: int) -> 
     return rhythm.risk(section, now_ms, cal), rhythm.due_ms(section)
 
 
-def decide(models: EngagementModels, learner_id: str, state: LearnerState, now_ms: int,
-           catalog: dict[str, Any], paths: list[dict[str, Any]],
-           next_content_id: str | None) -> nudge_policy.Decision:
+def decide(
+    models: EngagementModels,
+    learner_id: str,
+    state: LearnerState,
+    now_ms: int,
+    catalog: dict[str, Any],
+    paths: list[dict[str, Any]],
+    next_content_id: str | None,
+) -> nudge_policy.Decision:
     """A silence timer fired (or a retry is due): what to do about this learner."""
     section = state["rhythm"]
     for features, label in rhythm.matured(section, now_ms):
@@ -75,24 +89,43 @@ def decide(models: EngagementModels, learner_id: str, state: LearnerState, now_m
     risk, _due = risk_and_due(models, state, now_ms)
     profile = state.get("profile") or {}
     deadlines = nudge_policy.upcoming_deadlines(
-        paths, learner_id=learner_id, team_id=profile.get("team_id", ""),
-        done=state["done"], now_ms=now_ms)
+        paths,
+        learner_id=learner_id,
+        team_id=profile.get("team_id", ""),
+        done=state["done"],
+        now_ms=now_ms,
+    )
     return nudge_policy.decide(
-        state["nudge"], learner_id=learner_id, now_ms=now_ms, risk=risk,
-        signals=rhythm.signals(section, now_ms), profile=profile,
-        last_activity_ms=state["last_ms"], prog=state["prog"], catalog=catalog, deadlines=deadlines,
-        next_content_id=next_content_id, bandit=models.bandit, config=models.config)
+        state["nudge"],
+        learner_id=learner_id,
+        now_ms=now_ms,
+        risk=risk,
+        signals=rhythm.signals(section, now_ms),
+        profile=profile,
+        last_activity_ms=state["last_ms"],
+        prog=state["prog"],
+        catalog=catalog,
+        deadlines=deadlines,
+        next_content_id=next_content_id,
+        bandit=models.bandit,
+        config=models.config,
+    )
 
 
-def next_check_ms(models: EngagementModels, state: LearnerState, paths: list[dict[str, Any]],
-                  learner_id: str) -> int:
+def next_check_ms(
+    models: EngagementModels, state: LearnerState, paths: list[dict[str, Any]], learner_id: str
+) -> int:
     """When to look at this learner next if nothing arrives: their silence due time,
     or earlier when an assigned path item comes within ``deadline_days`` of its due date."""
     _risk, due = risk_and_due(models, state, state["last_ms"])
     profile = state.get("profile") or {}
     upcoming = nudge_policy.upcoming_deadlines(
-        paths, learner_id=learner_id, team_id=profile.get("team_id", ""), done=state["done"],
-        now_ms=state["last_ms"])
+        paths,
+        learner_id=learner_id,
+        team_id=profile.get("team_id", ""),
+        done=state["done"],
+        now_ms=state["last_ms"],
+    )
     if upcoming:
         remind = int(upcoming[0]["due_at_ms"] - models.config.deadline_days * DAY_MS)
         due = min(due, max(remind, state["last_ms"] + 1)) if due else remind
@@ -110,7 +143,10 @@ def followup_ms(decision: nudge_policy.Decision, state: LearnerState, now_ms: in
     if decision.action == "defer" and decision.retry_at_ms:
         return int(decision.retry_at_ms)
     if decision.action == "skip" and decision.reason in (
-            "no_reason", "open_nudge", "already_nudged"):
+        "no_reason",
+        "open_nudge",
+        "already_nudged",
+    ):
         silent_days = (now_ms - state["last_ms"]) / DAY_MS if state["last_ms"] else 0.0
         if silent_days < MAX_WATCH_DAYS:
             return now_ms + RECHECK_MS

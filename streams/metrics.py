@@ -5,40 +5,61 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_PROCESSED = Counter(
-    "learnpulse_stream_events_processed_total", "Events processed by agent and outcome",
-    ["agent", "outcome"])
+    "learnpulse_stream_events_processed_total",
+    "Events processed by agent and outcome",
+    ["agent", "outcome"],
+)
 DEADLETTERED = Counter(
-    "learnpulse_stream_deadlettered_total", "Records sent to the dead-letter topic",
-    ["agent", "reason"])
+    "learnpulse_stream_deadlettered_total",
+    "Records sent to the dead-letter topic",
+    ["agent", "reason"],
+)
 BATCH_SIZE = Histogram(
-    "learnpulse_stream_batch_size", "Events per processing batch", ["agent"],
-    buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000))
+    "learnpulse_stream_batch_size",
+    "Events per processing batch",
+    ["agent"],
+    buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000),
+)
 BATCH_SECONDS = Histogram(
-    "learnpulse_stream_batch_seconds", "Processing time of one batch", ["agent"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+    "learnpulse_stream_batch_seconds",
+    "Processing time of one batch",
+    ["agent"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
 E2E_FROM_APPEND = Histogram(
     "learnpulse_e2e_append_to_redis_seconds",
     "From the Kafka append timestamp of an event to its effects written to Redis",
-    buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+    buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 E2E_FROM_EVENT = Histogram(
     "learnpulse_e2e_event_to_redis_seconds",
     "From the time an event happened (event time) to its effects written to Redis",
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600))
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+)
 REDIS_WRITE_SECONDS = Histogram(
-    "learnpulse_redis_write_seconds", "One Redis pipeline round trip",
-    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5))
+    "learnpulse_redis_write_seconds",
+    "One Redis pipeline round trip",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
+)
 REDIS_ERRORS = Counter("learnpulse_redis_errors_total", "Failed Redis writes (retried)")
 RECOMMENDATIONS_WRITTEN = Counter(
-    "learnpulse_recommendations_written_total", "Recommendation lists written to Redis")
-NUDGES = Counter("learnpulse_nudges_total", "Nudge decisions by outcome and reason",
-                 ["outcome", "reason"])
+    "learnpulse_recommendations_written_total", "Recommendation lists written to Redis"
+)
+NUDGES = Counter(
+    "learnpulse_nudges_total", "Nudge decisions by outcome and reason", ["outcome", "reason"]
+)
 LEARNERS_AT_RISK = Gauge("learnpulse_learners_at_risk", "Learners of this worker with risk >= 0.5")
 LEARNERS_IN_STATE = Gauge("learnpulse_learners_in_state", "Learners held by this worker")
-STATE_BYTES = Histogram("learnpulse_learner_state_bytes", "Size of a learner's stream state",
-                        buckets=(256, 512, 1024, 2048, 4096, 8192, 16384))
+STATE_BYTES = Histogram(
+    "learnpulse_learner_state_bytes",
+    "Size of a learner's stream state",
+    buckets=(256, 512, 1024, 2048, 4096, 8192, 16384),
+)
 REFERENCE_RECORDS = Gauge("learnpulse_reference_records", "Reference records held", ["kind"])
-CONSUMER_LAG = Gauge("learnpulse_consumer_lag", "Records behind the end of a partition",
-                     ["topic", "partition"])
+CONSUMER_LAG = Gauge(
+    "learnpulse_consumer_lag", "Records behind the end of a partition", ["topic", "partition"]
+)
 MODEL_AUC = Gauge("learnpulse_model_rolling_auc", "Rolling ROC AUC of live predictions", ["model"])
-MODEL_LOGLOSS = Gauge("learnpulse_model_rolling_logloss", "Rolling log-loss of live predictions",
-                      ["model"])
+MODEL_LOGLOSS = Gauge(
+    "learnpulse_model_rolling_logloss", "Rolling log-loss of live predictions", ["model"]
+)

@@ -31,8 +31,9 @@ class ReferenceData:
         self.role_skills: dict[str, dict[str, float]] = {}
         self.version = 0  # bumped on every change; derived indexes rebuild on change
         self._lock = threading.Lock()
-        self._paths_idx: tuple[int, list[dict[str, Any]], dict[str, list[int]],
-                               dict[str, list[int]]] | None = None
+        self._paths_idx: (
+            tuple[int, list[dict[str, Any]], dict[str, list[int]], dict[str, list[int]]] | None
+        ) = None
 
     def apply(self, kind: str, key: str, record: dict[str, Any] | None) -> None:
         """Apply one record (None = tombstone) of kind catalog, paths or role_skills."""
@@ -85,9 +86,14 @@ def _put(store: dict[str, dict[str, Any]], key: str, record: dict[str, Any] | No
 class ReferenceReader(threading.Thread):
     """Background consumer keeping a ReferenceData current."""
 
-    def __init__(self, bootstrap: str, topics: Topics, data: ReferenceData,
-                 extra_config: dict[str, Any] | None = None,
-                 centroids: Any = None) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: Topics,
+        data: ReferenceData,
+        extra_config: dict[str, Any] | None = None,
+        centroids: Any = None,
+    ) -> None:
         super().__init__(name="reference-reader", daemon=True)
         self.data = data
         self._kinds = {
@@ -98,8 +104,12 @@ class ReferenceReader(threading.Thread):
         # Published interest centroids (JSON, not Avro) go to a CentroidCache.
         self.centroids = centroids
         self._clusters_topic = topics.interest_clusters if centroids is not None else None
-        conf = {"bootstrap.servers": bootstrap, "group.id": "learnpulse-reference-unused",
-                "enable.auto.commit": False, "fetch.wait.max.ms": 50}
+        conf = {
+            "bootstrap.servers": bootstrap,
+            "group.id": "learnpulse-reference-unused",
+            "enable.auto.commit": False,
+            "fetch.wait.max.ms": 50,
+        }
         conf.update(extra_config or {})
         self._consumer = Consumer(conf)
         self._stop = threading.Event()
@@ -133,8 +143,9 @@ class ReferenceReader(threading.Thread):
                 except schemas.DecodeError as exc:
                     # Reference topics are written by our own tools; skip and say so.
                     self.errors += 1
-                    log.warning("undecodable %s record at %s/%s: %s", kind, m.partition(),
-                                m.offset(), exc)
+                    log.warning(
+                        "undecodable %s record at %s/%s: %s", kind, m.partition(), m.offset(), exc
+                    )
                     continue
                 self.data.apply(kind, key, record)
         self._consumer.close()

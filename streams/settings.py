@@ -13,13 +13,15 @@ from learnpulse.topics import Topics
 class StreamsSettings(BaseSettings):
     """One stream worker process. Required fields have no default: start-up stops without them."""
 
-    model_config = SettingsConfigDict(env_prefix="LEARNPULSE_STREAMS_", frozen=True,
-                                      env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="LEARNPULSE_STREAMS_", frozen=True, env_nested_delimiter="__", extra="ignore"
+    )
 
     kafka_bootstrap: str = Field(description="host:port[,host:port] of the Kafka brokers")
     redis_url: SecretStr = Field(description="redis://user:password@host:port/db (worker user)")
     broker_profile: Literal["tansu", "kafka"] = Field(
-        "tansu", description="tansu applies the development-broker workarounds (DESIGN.md)")
+        "tansu", description="tansu applies the development-broker workarounds (DESIGN.md)"
+    )
     topic_prefix: str = Field("lp.", description="prefix of every LearnPulse topic")
     partitions: int = Field(4, description="partitions of learner-keyed topics")
     app_id: str = Field("learnpulse-streams", description="faust app id = consumer group")
@@ -27,8 +29,10 @@ class StreamsSettings(BaseSettings):
     batch_size: int = Field(500, description="max events per processing batch")
     batch_within_s: float = Field(0.02, description="max wait to fill a batch, seconds")
     fetch_max_wait_ms: int = Field(
-        10, description="consumer fetch wait (faust hard-codes 1500 ms; Tansu answers only "
-        "when it expires)")
+        10,
+        description="consumer fetch wait (faust hard-codes 1500 ms; Tansu answers only "
+        "when it expires)",
+    )
     session_timeout_s: float = Field(10.0, description="consumer group session timeout")
     heartbeat_s: float = Field(1.0, description="consumer group heartbeat interval")
     reco_k: int = Field(10, description="recommendations kept per learner")
@@ -40,15 +44,18 @@ class StreamsSettings(BaseSettings):
     nudge_quiet_hours: str = Field("20-8", description="local quiet hours start-end; 0-0 = none")
     nudge_windows: str = Field(
         "morning:8-11,midday:11-14,afternoon:14-17,evening:17-20",
-        description="send windows the nudge bandit chooses from, name:start-end local hours")
+        description="send windows the nudge bandit chooses from, name:start-end local hours",
+    )
     nudge_min_silence_days: float = Field(1.0, description="silence before a nudge is considered")
     lag_sample_s: float = Field(15.0, description="how often consumer lag is sampled")
     replication_factor: int = Field(
-        3, description="replication of faust's internal topics (kafka profile; tansu uses 1)")
+        3, description="replication of faust's internal topics (kafka profile; tansu uses 1)"
+    )
     peer_min_count: int = Field(5, description="k: peer counts are shown only when >= k people")
     interest_clusters: int = Field(8, description="interest clusters of the shared model")
-    cluster_warmup: int = Field(0, description="updates before the first centroids (0 = 25 per "
-                                "cluster)")
+    cluster_warmup: int = Field(
+        0, description="updates before the first centroids (0 = 25 per cluster)"
+    )
     cluster_publish_every_s: float = Field(5.0, description="how often centroids are published")
     checkpoint_every_s: float = Field(30.0, description="how often shared models are saved")
     metrics_host: str = Field("127.0.0.1", description="bind address of /metrics")
@@ -64,10 +71,14 @@ class StreamsSettings(BaseSettings):
             name, hours = part.split(":")
             a, b = (int(x) for x in hours.split("-"))
             windows.append((name.strip(), a, b))
-        return NudgeConfig(max_per_day=self.nudge_max_per_day,
-                           max_per_week=self.nudge_max_per_week, quiet_start_hour=qs,
-                           quiet_end_hour=qe, windows=tuple(windows),
-                           min_silence_days=self.nudge_min_silence_days)
+        return NudgeConfig(
+            max_per_day=self.nudge_max_per_day,
+            max_per_week=self.nudge_max_per_week,
+            quiet_start_hour=qs,
+            quiet_end_hour=qe,
+            windows=tuple(windows),
+            min_silence_days=self.nudge_min_silence_days,
+        )
 
     @property
     def topics(self) -> Topics:

@@ -62,9 +62,12 @@ class RedisSink:
             for key, value in fx.redis_values.items():
                 pipe.set(key, value, ex=self.ttl_s)
             for learner_id, nudge in fx.nudges:
-                pipe.xadd(keys.nudges(learner_id), {"v": str(keys.VALUE_VERSION),
-                                                    "nudge": orjson.dumps(nudge)},
-                          maxlen=self.nudge_maxlen, approximate=True)
+                pipe.xadd(
+                    keys.nudges(learner_id),
+                    {"v": str(keys.VALUE_VERSION), "nudge": orjson.dumps(nudge)},
+                    maxlen=self.nudge_maxlen,
+                    approximate=True,
+                )
                 pipe.expire(keys.nudges(learner_id), self.ttl_s)
             by_partition: dict[int, dict[str, int]] = {}
             for partition, learner_id, due_ms in fx.due:
@@ -95,10 +98,16 @@ class RedisSink:
 class RecordSink:
     """Audit records and dead letters, produced idempotently and flushed per batch."""
 
-    def __init__(self, bootstrap: str, deadletter_topic: str,
-                 extra: dict[str, Any] | None = None) -> None:
-        conf: dict[str, Any] = {"bootstrap.servers": bootstrap, "enable.idempotence": True,
-                                "acks": "all", "linger.ms": 2, "compression.type": "lz4"}
+    def __init__(
+        self, bootstrap: str, deadletter_topic: str, extra: dict[str, Any] | None = None
+    ) -> None:
+        conf: dict[str, Any] = {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 2,
+            "compression.type": "lz4",
+        }
         conf.update(extra or {})
         self.producer = Producer(conf)
         self.deadletter_topic = deadletter_topic
@@ -114,20 +123,25 @@ class RecordSink:
         for topic, key, value in fx.records:
             self._produce(topic, key.encode(), value, None)
         for dl in fx.dead:
-            self._produce(self.deadletter_topic, dl.msg.key, dl.msg.value,
-                          list(dl.headers()))
+            self._produce(self.deadletter_topic, dl.msg.key, dl.msg.value, list(dl.headers()))
         loop = asyncio.get_running_loop()
         left = await loop.run_in_executor(None, self.producer.flush, 30)
         if left or self._errors:
             errs, self._errors = self._errors, []
             raise SinkError(f"{left} records not acknowledged; errors: {errs[:3]}")
 
-    def _produce(self, topic: str, key: bytes | None, value: bytes | None,
-                 headers: list[tuple[str, str | bytes | None]] | None) -> None:
+    def _produce(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, str | bytes | None]] | None,
+    ) -> None:
         while True:
             try:
-                self.producer.produce(topic, value=value, key=key, headers=headers,
-                                      on_delivery=self._on_delivery)
+                self.producer.produce(
+                    topic, value=value, key=key, headers=headers, on_delivery=self._on_delivery
+                )
                 return
             except BufferError:
                 self.producer.poll(0.05)

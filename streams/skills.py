@@ -25,8 +25,9 @@ class SkillTracker:
         self.model = model or SkillModel(engine="fast")
         self.recent: deque[tuple[float, bool]] = deque(maxlen=WINDOW)
 
-    def observe(self, state: LearnerState, ev: dict[str, Any],
-                catalog: dict[str, dict[str, Any]]) -> float | None:
+    def observe(
+        self, state: LearnerState, ev: dict[str, Any], catalog: dict[str, dict[str, Any]]
+    ) -> float | None:
         """Learn from a graded attempt; returns the prediction made before it, else None."""
         if ev["verb"] not in GRADED_VERBS:
             return None
@@ -62,7 +63,8 @@ class SkillTracker:
             return None, None
         eps = 1e-6
         logloss = -sum(math.log(max(eps, p if y else 1 - p)) for p, y in self.recent) / len(
-            self.recent)
+            self.recent
+        )
         return auc(list(self.recent)), logloss
 
 

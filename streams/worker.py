@@ -44,23 +44,33 @@ def build(s: StreamsSettings) -> Worker:
     app = create_app(s)
     topics = s.topics
     table = app.Table(
-        "learner-state", partitions=s.partitions,
-        schema=faust.Schema(key_type=str, value_type=bytes, key_serializer="json",
-                            value_serializer="raw"))
+        "learner-state",
+        partitions=s.partitions,
+        schema=faust.Schema(
+            key_type=str, value_type=bytes, key_serializer="json", value_serializer="raw"
+        ),
+    )
     reference = ReferenceData()
     centroids = CentroidCache()
     reader = ReferenceReader(s.kafka_bootstrap, topics, reference, centroids=centroids)
-    client = aioredis.Redis.from_url(s.redis_url.get_secret_value(), socket_timeout=5,
-                                     health_check_interval=30)
+    client = aioredis.Redis.from_url(
+        s.redis_url.get_secret_value(), socket_timeout=5, health_check_interval=30
+    )
     w = Worker(
         settings=s,
         app=app,
         table=table,
         reference=reference,
         reader=reader,
-        batch=LearnBatch(topics, TableStore(table), reference, k=s.reco_k,
-                         models=EngagementModels(config=s.nudge_config()),
-                         centroids=centroids, k_min=s.peer_min_count),
+        batch=LearnBatch(
+            topics,
+            TableStore(table),
+            reference,
+            k=s.reco_k,
+            models=EngagementModels(config=s.nudge_config()),
+            centroids=centroids,
+            k_min=s.peer_min_count,
+        ),
         redis_sink=RedisSink(client, s.redis_ttl_s, s.nudge_stream_maxlen),
         record_sink=RecordSink(s.kafka_bootstrap, topics.deadletter),
     )
@@ -87,6 +97,5 @@ def build(s: StreamsSettings) -> Worker:
     learn.register(w)
     watch_engagement.register(w)
     normalize.register(w)
-
 
     return w

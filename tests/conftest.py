@@ -123,15 +123,17 @@ def consume_all(kafka_bootstrap: str) -> Callable[..., Consumed]:
     def consume(topic: str, n: int, timeout: float = 30.0) -> Consumed:
         from confluent_kafka import Consumer
 
-        c = Consumer({
-            "bootstrap.servers": kafka_bootstrap,
-            "group.id": f"reader-{uuid.uuid4().hex[:8]}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-            "session.timeout.ms": 6000,
-            "heartbeat.interval.ms": 1000,
-            "fetch.wait.max.ms": 20,
-        })
+        c = Consumer(
+            {
+                "bootstrap.servers": kafka_bootstrap,
+                "group.id": f"reader-{uuid.uuid4().hex[:8]}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "session.timeout.ms": 6000,
+                "heartbeat.interval.ms": 1000,
+                "fetch.wait.max.ms": 20,
+            }
+        )
         c.subscribe([topic])
         out: Consumed = []
         deadline = time.monotonic() + timeout
@@ -164,8 +166,9 @@ class WorkerHandle:
 
 
 @pytest.fixture
-def start_worker(kafka_bootstrap: str, redis_server: RedisServer, tmp_path: Path,
-                 unique_id: str) -> Iterator[Callable[..., WorkerHandle]]:
+def start_worker(
+    kafka_bootstrap: str, redis_server: RedisServer, tmp_path: Path, unique_id: str
+) -> Iterator[Callable[..., WorkerHandle]]:
     """Start real stream workers (``python -m streams``) on this test's topics."""
     import sys
 
@@ -182,7 +185,7 @@ def start_worker(kafka_bootstrap: str, redis_server: RedisServer, tmp_path: Path
             "LEARNPULSE_STREAMS_SESSION_TIMEOUT_S": "6",
         }
         env.update({f"LEARNPULSE_STREAMS_{k.upper()}": v for k, v in extra.items()})
-        log = (ARTIFACTS / "logs" / f"{unique_id}-{name}.log")
+        log = ARTIFACTS / "logs" / f"{unique_id}-{name}.log"
         proc = Proc(name, [sys.executable, "-m", "streams"], log, env=env).start()
         handle = WorkerHandle(proc, env)
         started.append(handle)

@@ -234,7 +234,8 @@ class WorkerReplica:
         risk, _ = engagement.risk_and_due(self.models, state, state["last_ms"])
         state["risk"] = round(risk, 4)
         due = engagement.next_check_ms(
-            self.models, state, self.ctx.paths_for(lid, state["profile"].get("team_id", "")), lid)
+            self.models, state, self.ctx.paths_for(lid, state["profile"].get("team_id", "")), lid
+        )
         if self.at_fire is not None and risk < self.ctx.threshold:
             self.at_fire.above.discard(lid)
         if due:

@@ -61,17 +61,24 @@ class EmbeddedStack:
         return Topics(self.config.topic_prefix, self.config.partitions)
 
     def redis(self, user: str) -> str:
-        pw = {"lp-admin": self.users.admin_password, "lp-worker": self.users.worker_password,
-              "lp-frontend": self.users.frontend_password,
-              "lp-ingest": self.users.ingest_password}[user]
+        pw = {
+            "lp-admin": self.users.admin_password,
+            "lp-worker": self.users.worker_password,
+            "lp-frontend": self.users.frontend_password,
+            "lp-ingest": self.users.ingest_password,
+        }[user]
         return redis_url(self.redis_port, user, pw)
 
     def start(self) -> EmbeddedStack:
         c = self.config
         c.workdir = c.workdir.resolve()
         c.workdir.mkdir(parents=True, exist_ok=True)
-        for port, what in ((c.kafka_port, "Kafka broker"), (c.redis_port, "Redis"),
-                           (c.ingest_port, "ingest gateway"), (c.delivery_port, "delivery API")):
+        for port, what in (
+            (c.kafka_port, "Kafka broker"),
+            (c.redis_port, "Redis"),
+            (c.ingest_port, "ingest gateway"),
+            (c.delivery_port, "delivery API"),
+        ):
             if port:
                 check_port(port, what)  # fail before starting anything
         kafka_port = _port(c.kafka_port)
@@ -105,9 +112,12 @@ class EmbeddedStack:
 
     def start_worker(self, i: int) -> Proc:
         metrics_port = free_port()
-        proc = Proc(f"worker-{i}", [sys.executable, "-m", "streams"],
-                    self.config.workdir / f"worker-{i}.log",
-                    env=self.worker_env(i, metrics_port)).start()
+        proc = Proc(
+            f"worker-{i}",
+            [sys.executable, "-m", "streams"],
+            self.config.workdir / f"worker-{i}.log",
+            env=self.worker_env(i, metrics_port),
+        ).start()
         self.say(f"started stream worker {i} (pid {proc.pid})")
         self.endpoints[f"worker-{i} metrics"] = f"http://127.0.0.1:{metrics_port}/metrics"
         self.procs.append(proc)
@@ -123,19 +133,28 @@ class EmbeddedStack:
         if importlib.util.find_spec("services.ingest.__main__") is not None:
             port = _port(c.ingest_port)
             env = {f"LEARNPULSE_INGEST_{k}": v for k, v in common.items()}
-            env.update({"LEARNPULSE_INGEST_PORT": str(port),
-                        "LEARNPULSE_INGEST_REDIS_URL": self.redis("lp-ingest")})
+            env.update(
+                {
+                    "LEARNPULSE_INGEST_PORT": str(port),
+                    "LEARNPULSE_INGEST_REDIS_URL": self.redis("lp-ingest"),
+                }
+            )
             self._start_http_proc("ingest", "services.ingest", port, env)
         port = _port(c.delivery_port)
         env = {f"LEARNPULSE_DELIVERY_{k}": v for k, v in common.items()}
-        env.update({"LEARNPULSE_DELIVERY_PORT": str(port),
-                    "LEARNPULSE_DELIVERY_REDIS_URL": self.redis("lp-frontend"),
-                    "LEARNPULSE_DELIVERY_TOKEN_SECRET": self.token_secret})
+        env.update(
+            {
+                "LEARNPULSE_DELIVERY_PORT": str(port),
+                "LEARNPULSE_DELIVERY_REDIS_URL": self.redis("lp-frontend"),
+                "LEARNPULSE_DELIVERY_TOKEN_SECRET": self.token_secret,
+            }
+        )
         self._start_http_proc("delivery", "services.delivery", port, env)
 
     def _start_http_proc(self, name: str, module: str, port: int, env: dict[str, str]) -> None:
-        proc = Proc(name, [sys.executable, "-m", module], self.config.workdir / f"{name}.log",
-                    env=env).start()
+        proc = Proc(
+            name, [sys.executable, "-m", module], self.config.workdir / f"{name}.log", env=env
+        ).start()
         self.procs.append(proc)
         base = f"http://127.0.0.1:{port}"
         proc.wait_ready(lambda: _http_ok(f"{base}/healthz"), 30, "answering /healthz")
@@ -154,8 +173,9 @@ class EmbeddedStack:
 
         from services.ingest.keystore import KeyStore, new_credential
 
-        cred, token = new_credential(tool, note="embedded stack development key",
-                                     now_ms=int(time.time() * 1000))
+        cred, token = new_credential(
+            tool, note="embedded stack development key", now_ms=int(time.time() * 1000)
+        )
         client = redis.Redis.from_url(self.redis("lp-admin"))
         try:
             KeyStore(client).add(cred)
@@ -171,8 +191,11 @@ class EmbeddedStack:
     def write_state(self) -> Path:
         """Endpoints for other terminals (`learnpulse status`); no secrets written."""
         path = self.config.workdir / "stack.json"
-        path.write_text(json.dumps({"endpoints": self.endpoints,
-                                    "pids": {p.name: p.pid for p in self.procs}}, indent=2))
+        path.write_text(
+            json.dumps(
+                {"endpoints": self.endpoints, "pids": {p.name: p.pid for p in self.procs}}, indent=2
+            )
+        )
         return path
 
 

@@ -15,8 +15,16 @@ def start_tansu(port: int, workdir: Path, timeout: float = 30.0) -> Proc:
     url = f"tcp://127.0.0.1:{port}"
     proc = Proc(
         "tansu",
-        [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-         "--storage-engine", "memory://tansu/"],
+        [
+            tansu_binary(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
         workdir / "tansu.log",
         env={"RUST_LOG": "warn"},
     ).start()
@@ -28,8 +36,7 @@ def kafka_ready(bootstrap: str) -> bool:
     from confluent_kafka.admin import AdminClient
 
     # log_level 0: connection-refused noise is expected while the broker boots.
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000,
-                         "log_level": 0})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000, "log_level": 0})
     md = admin.list_topics(timeout=2)
     return len(md.brokers) > 0
 
@@ -64,11 +71,12 @@ def acl_lines(users: RedisUsers) -> list[str]:
         f"user lp-admin on >{users.admin_password} ~* &* +@all",
         # Workers write only LearnPulse keys; no admin or dangerous commands, but
         # scripting stays (the silence index claims due learners atomically with Lua).
-        f"user lp-worker on >{users.worker_password} ~lp:* resetchannels &lp:* +@all -@dangerous -@admin "
-        "+info +eval +evalsha +script|load",
+        f"user lp-worker on >{users.worker_password} ~lp:* resetchannels &lp:* "
+        "+@all -@dangerous -@admin +info +eval +evalsha +script|load",
         f"user lp-ingest on >{users.ingest_password} ~lp:xapi:* ~lp:ingest:* resetchannels &lp:* "
         "+@read +@write +@string +@hash +@connection -@dangerous -@admin",
-        f"user lp-frontend on >{users.frontend_password} ~lp:* resetchannels &lp:* -@all {FRONTEND_COMMANDS}",
+        f"user lp-frontend on >{users.frontend_password} ~lp:* resetchannels &lp:* "
+        f"-@all {FRONTEND_COMMANDS}",
     ]
 
 
@@ -81,17 +89,36 @@ def start_redis(port: int, workdir: Path, users: RedisUsers, timeout: float = 20
     aclfile.chmod(0o600)
     proc = Proc(
         "redis",
-        [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(workdir), "--aclfile", str(aclfile),
-         "--protected-mode", "yes"],
+        [
+            redis_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+            "--aclfile",
+            str(aclfile),
+            "--protected-mode",
+            "yes",
+        ],
         workdir / "redis.log",
     ).start()
 
     def ping() -> bool:
         import redis
 
-        r = redis.Redis(host="127.0.0.1", port=port, username="lp-admin",
-                        password=users.admin_password, socket_timeout=1)
+        r = redis.Redis(
+            host="127.0.0.1",
+            port=port,
+            username="lp-admin",
+            password=users.admin_password,
+            socket_timeout=1,
+        )
         try:
             return bool(r.ping())
         finally:
@@ -112,8 +139,12 @@ def create_topics(bootstrap: str, topics: dict[str, int], compacted: set[str]) -
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     new = [
-        NewTopic(name, num_partitions=n, replication_factor=1,
-                 config={"cleanup.policy": "compact"} if name in compacted else {})
+        NewTopic(
+            name,
+            num_partitions=n,
+            replication_factor=1,
+            config={"cleanup.policy": "compact"} if name in compacted else {},
+        )
         for name, n in topics.items()
     ]
     for name, fut in admin.create_topics(new, request_timeout=15).items():

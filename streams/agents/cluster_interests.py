@@ -42,14 +42,20 @@ class ClusterAgent(threading.Thread):
         self.every_s = s.cluster_publish_every_s
         self.n_clusters = s.interest_clusters
         self.warmup = s.cluster_warmup or None
-        self.consumer = Consumer({
-            "bootstrap.servers": s.kafka_bootstrap, "group.id": f"{s.app_id}-clusterer",
-            "enable.auto.commit": False, "auto.offset.reset": "earliest",
-            "session.timeout.ms": int(s.session_timeout_s * 1000),
-            "heartbeat.interval.ms": int(s.heartbeat_s * 1000), "fetch.wait.max.ms": 50,
-        })
-        self.producer = Producer({"bootstrap.servers": s.kafka_bootstrap,
-                                  "enable.idempotence": True, "acks": "all"})
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": s.kafka_bootstrap,
+                "group.id": f"{s.app_id}-clusterer",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "session.timeout.ms": int(s.session_timeout_s * 1000),
+                "heartbeat.interval.ms": int(s.heartbeat_s * 1000),
+                "fetch.wait.max.ms": 50,
+            }
+        )
+        self.producer = Producer(
+            {"bootstrap.servers": s.kafka_bootstrap, "enable.idempotence": True, "acks": "all"}
+        )
         self.redis = redis.Redis.from_url(s.redis_url.get_secret_value(), socket_timeout=5)
         self.clusterer: clustering.Clusterer | None = None
         self._stop = threading.Event()
@@ -61,8 +67,9 @@ class ClusterAgent(threading.Thread):
         if raw:
             self.clusterer = clustering.Clusterer.restore(raw, k_min=self.w.batch.k_min)
         else:
-            self.clusterer = clustering.Clusterer(k_min=self.w.batch.k_min,
-                                                  n_clusters=self.n_clusters, warmup=self.warmup)
+            self.clusterer = clustering.Clusterer(
+                k_min=self.w.batch.k_min, n_clusters=self.n_clusters, warmup=self.warmup
+            )
         for p in partitions:
             p.offset = OFFSET_BEGINNING
         consumer.assign(partitions)
@@ -81,8 +88,7 @@ class ClusterAgent(threading.Thread):
             os._exit(70)
 
     def _loop(self) -> None:
-        self.consumer.subscribe([self.topic], on_assign=self._on_assign,
-                                on_revoke=self._on_revoke)
+        self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         last_publish = 0.0
         dirty = False
         while not self._stop.is_set():
@@ -93,20 +99,29 @@ class ClusterAgent(threading.Thread):
             due = time.monotonic() - last_publish >= self.every_s
             if not msgs and not (dirty and due):
                 continue
-            res = clustering.step(clusterer, [(m.offset() or 0, m.value()) for m in msgs],
-                                  self.w.reference.catalog, publish=due)
+            res = clustering.step(
+                clusterer,
+                [(m.offset() or 0, m.value()) for m in msgs],
+                self.w.reference.catalog,
+                publish=due,
+            )
             dirty = dirty or bool(msgs)
             if msgs:
                 EVENTS_PROCESSED.labels("cluster_interests", "applied").inc(len(msgs))
             for offset, reason in res.dead:
                 DEADLETTERED.labels("cluster_interests", "invalid").inc()
                 origin = next(m for m in msgs if m.offset() == offset)
-                self.producer.produce(self.w.settings.topics.deadletter, value=origin.value(),
-                                      headers=[("error.reason", b"invalid"),
-                                               ("error.message", reason.encode()[:2000]),
-                                               ("origin.topic", self.topic.encode()),
-                                               ("origin.partition", b"0"),
-                                               ("origin.offset", str(offset).encode())])
+                self.producer.produce(
+                    self.w.settings.topics.deadletter,
+                    value=origin.value(),
+                    headers=[
+                        ("error.reason", b"invalid"),
+                        ("error.message", reason.encode()[:2000]),
+                        ("origin.topic", self.topic.encode()),
+                        ("origin.partition", b"0"),
+                        ("origin.offset", str(offset).encode()),
+                    ],
+                )
             if due:
                 for key, value in res.records:
                     self.producer.produce(self.out_topic, key=key.encode(), value=value)

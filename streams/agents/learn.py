@@ -26,16 +26,29 @@ QUALITY_EVERY_S = 5.0  # the rolling AUC sorts its window: not on every batch
 
 def to_msg(event: Any) -> Msg:
     m = event.message
-    return Msg(m.topic, m.partition, m.offset, m.key, m.value, int(m.timestamp * 1000),
-               tuple(m.headers or ()))
+    return Msg(
+        m.topic,
+        m.partition,
+        m.offset,
+        m.key,
+        m.value,
+        int(m.timestamp * 1000),
+        tuple(m.headers or ()),
+    )
 
 
 def register(w: Worker) -> None:
     s = w.settings
     app = w.app
-    source = app.topic(s.topics.activity, s.topics.profiles, key_type=bytes, value_type=bytes,
-                       key_serializer="raw", value_serializer="raw",
-                       partitions=s.partitions)
+    source = app.topic(
+        s.topics.activity,
+        s.topics.profiles,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=s.partitions,
+    )
 
     last_quality = [0.0]
 

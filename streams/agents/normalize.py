@@ -32,8 +32,14 @@ def register(w: Worker) -> None:
     s = w.settings
     t = s.topics
     formats = {t.raw_xapi: "xapi", t.raw_caliper: "caliper", t.raw_openedx: "openedx"}
-    source = w.app.topic(*formats, key_type=bytes, value_type=bytes, key_serializer="raw",
-                         value_serializer="raw", partitions=s.partitions)
+    source = w.app.topic(
+        *formats,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=s.partitions,
+    )
 
     @w.app.agent(source, name="normalize")
     async def normalize(stream: Any) -> None:
@@ -45,17 +51,22 @@ def register(w: Worker) -> None:
                 m = to_msg(event)
                 headers = {k: v for k, v in m.headers}
                 try:
-                    records = normalize_raw(formats[m.topic], m.value, headers,
-                                            received_at_ms=m.timestamp_ms)
-                    encoded = [(r["learner_id"], schemas.encode(schemas.ACTIVITY, r))
-                               for r in records]
+                    records = normalize_raw(
+                        formats[m.topic], m.value, headers, received_at_ms=m.timestamp_ms
+                    )
+                    encoded = [
+                        (r["learner_id"], schemas.encode(schemas.ACTIVITY, r)) for r in records
+                    ]
                 except DecodeError as exc:
                     fx.dead.append(DeadLetter(m, "undecodable", type(exc).__name__, str(exc)))
                     continue
                 except InvalidEvent as exc:
                     # Every field error, with its path, so the producer can fix them all.
-                    fx.dead.append(DeadLetter(m, "invalid", type(exc).__name__,
-                                              orjson.dumps(exc.errors).decode()))
+                    fx.dead.append(
+                        DeadLetter(
+                            m, "invalid", type(exc).__name__, orjson.dumps(exc.errors).decode()
+                        )
+                    )
                     continue
                 except ValueError as exc:
                     fx.dead.append(DeadLetter(m, "invalid", type(exc).__name__, str(exc)))

@@ -46,15 +46,15 @@ def register(w: Worker) -> None:
             try:
                 await tick(w, index, parts, now_ms, at_risk)
             except Exception:
-                log.critical("silence tick failed; exiting so the worker restarts",
-                             exc_info=True)
+                log.critical("silence tick failed; exiting so the worker restarts", exc_info=True)
                 logging.shutdown()
                 os._exit(70)
         LEARNERS_AT_RISK.set(sum(1 for r in at_risk.values() if r >= 0.5))
 
 
-async def tick(w: Worker, index: SilenceIndex, parts: list[int], now_ms: int,
-               at_risk: dict[str, float]) -> int:
+async def tick(
+    w: Worker, index: SilenceIndex, parts: list[int], now_ms: int, at_risk: dict[str, float]
+) -> int:
     """Claim due learners, decide, write effects, then release the claims."""
     claimed = await index.claim_due(parts, now_ms, CLAIM_LIMIT, lease_ms=LEASE_MS)
     if not claimed:
@@ -69,8 +69,9 @@ async def tick(w: Worker, index: SilenceIndex, parts: list[int], now_ms: int,
         reco = state.get("top")  # the learner's current first recommendation
         profile = state.get("profile") or {}
         paths = batch.ref.paths_for(learner_id, profile.get("team_id", ""))
-        decision = engagement.decide(batch.engagement, learner_id, state, now_ms,
-                                     batch.ref.catalog, paths, reco)
+        decision = engagement.decide(
+            batch.engagement, learner_id, state, now_ms, batch.ref.catalog, paths, reco
+        )
         risk, _ = engagement.risk_and_due(batch.engagement, state, now_ms)
         state["risk"] = round(risk, 4)
         at_risk[learner_id] = risk
@@ -78,17 +79,22 @@ async def tick(w: Worker, index: SilenceIndex, parts: list[int], now_ms: int,
             nudge = decision.nudge
             if nudge.get("content_id"):
                 # Social reinforcement, k-anonymous, never for an opted-out learner.
-                line = clustering.social_line(state.get("interest") or {}, profile,
-                                              batch.centroids, nudge["content_id"],
-                                              batch.k_min)
+                line = clustering.social_line(
+                    state.get("interest") or {},
+                    profile,
+                    batch.centroids,
+                    nudge["content_id"],
+                    batch.k_min,
+                )
                 if line:
                     nudge["message"] = f"{nudge['message']} {line}"
             NUDGES.labels("sent", nudge.get("reason", "other")).inc()
             fx.nudges.append((learner_id, nudge))
             payload = orjson.dumps({"type": "nudge", "value": nudge})
             fx.publish.append((keys.live_channel(learner_id), payload))
-            fx.records.append((batch.topics.nudges, learner_id,
-                               schemas.encode(schemas.NUDGE, nudge)))
+            fx.records.append(
+                (batch.topics.nudges, learner_id, schemas.encode(schemas.NUDGE, nudge))
+            )
         elif decision.action == "defer":
             NUDGES.labels("deferred", decision.reason).inc()
         else:
@@ -97,7 +103,8 @@ async def tick(w: Worker, index: SilenceIndex, parts: list[int], now_ms: int,
         if again is not None:
             fx.due.append((partition, learner_id, again))
         fx.redis_values[keys.state(learner_id)] = orjson.dumps(
-            public_state(learner_id, state, now_ms))
+            public_state(learner_id, state, now_ms)
+        )
         fx.states[learner_id] = (orjson.dumps(state), partition)
     await w.redis_sink.write(fx)
     await w.record_sink.write(fx)

@@ -21,13 +21,34 @@ Outcome = Literal["applied", "replay", "duplicate"]
 # Verbs that mean the learner finished the object.
 COMPLETING = frozenset({"completed", "passed", "mastered"})
 # Verbs that are the learner doing something (not front-end feedback).
-ACTIVITY_VERBS = frozenset({
-    "started", "progressed", "completed", "attempted", "answered", "viewed", "paused",
-    "resumed", "passed", "failed", "submitted", "launched", "experienced", "logged_in",
-    "commented", "posted", "searched", "graded", "mastered", "rated", "navigated",
-})
-FEEDBACK_VERBS = frozenset({"impression", "clicked", "dismissed", "rated", "nudge_opened",
-                            "nudge_dismissed"})
+ACTIVITY_VERBS = frozenset(
+    {
+        "started",
+        "progressed",
+        "completed",
+        "attempted",
+        "answered",
+        "viewed",
+        "paused",
+        "resumed",
+        "passed",
+        "failed",
+        "submitted",
+        "launched",
+        "experienced",
+        "logged_in",
+        "commented",
+        "posted",
+        "searched",
+        "graded",
+        "mastered",
+        "rated",
+        "navigated",
+    }
+)
+FEEDBACK_VERBS = frozenset(
+    {"impression", "clicked", "dismissed", "rated", "nudge_opened", "nudge_dismissed"}
+)
 
 
 def fingerprint(event_id: str) -> int:
@@ -82,13 +103,15 @@ def apply_activity(state: LearnerState, ev: dict[str, Any]) -> None:
             if len(done) > DONE_MAX:
                 for old in sorted(done, key=done.__getitem__)[: len(done) - DONE_MAX]:
                     del done[old]
-        elif verb in ("started", "progressed", "paused", "resumed", "launched", "viewed"):
-            if obj not in state["done"]:
-                prev = state["prog"].get(obj, [0.0, 0])[0]
-                progress = result.get("progress")
-                p = prev if progress is None else max(prev, float(progress))
-                state["prog"][obj] = [round(p, 3), t]
-                _bound_progress(state)
+        elif (
+            verb in ("started", "progressed", "paused", "resumed", "launched", "viewed")
+            and obj not in state["done"]
+        ):
+            prev = state["prog"].get(obj, [0.0, 0])[0]
+            progress = result.get("progress")
+            p = prev if progress is None else max(prev, float(progress))
+            state["prog"][obj] = [round(p, 3), t]
+            _bound_progress(state)
     if t > state["last_ms"]:
         day = t // DAY_MS
         streak, last_day = state["streak"]

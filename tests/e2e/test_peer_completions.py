@@ -22,40 +22,78 @@ TEAM = f"team-{RUN}"
 
 
 def profile(learner: str, now: int, **extra: Any) -> dict[str, Any]:
-    return {"learner_id": learner, "updated_at_ms": now - DAY, "role": "account_executive",
-            "department": "sales", "team_id": TEAM, "level": 2, **extra}
+    return {
+        "learner_id": learner,
+        "updated_at_ms": now - DAY,
+        "role": "account_executive",
+        "department": "sales",
+        "team_id": TEAM,
+        "level": 2,
+        **extra,
+    }
 
 
 def event(learner: str, verb: str, obj: str, t: int, **result: Any) -> dict[str, Any]:
-    res = {"score_scaled": None, "success": None, "completion": None, "progress": None,
-           "duration_s": None, "rating": None, **result}
-    return {"event_id": str(uuid.uuid4()), "learner_id": learner, "occurred_at_ms": t,
-            "received_at_ms": t, "source": "lms", "verb": verb, "object_id": obj,
-            "object_type": "course", "result": res}
+    res = {
+        "score_scaled": None,
+        "success": None,
+        "completion": None,
+        "progress": None,
+        "duration_s": None,
+        "rating": None,
+        **result,
+    }
+    return {
+        "event_id": str(uuid.uuid4()),
+        "learner_id": learner,
+        "occurred_at_ms": t,
+        "received_at_ms": t,
+        "source": "lms",
+        "verb": verb,
+        "object_id": obj,
+        "object_type": "course",
+        "result": res,
+    }
 
 
-def test_peer_completions_change_recommendations(kafka_bootstrap, redis_server, topics,
-                                                 start_worker) -> None:
+def test_peer_completions_change_recommendations(
+    kafka_bootstrap, redis_server, topics, start_worker
+) -> None:
     now = int(time.time() * 1000)
     zoe, opted_out = f"zoe-{RUN}", f"oli-{RUN}"
     peers = [f"peer{i}-{RUN}" for i in range(5)]
-    p = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True,
-                  "acks": "all"})
+    p = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True, "acks": "all"})
 
     def send(topic: str, key: str, schema: str, rec: dict[str, Any]) -> None:
         p.produce(topic, key=key.encode(), value=schemas.encode(schema, rec))
 
     for cid, title in (("neg-101", "Negotiation essentials"), ("crm-101", "CRM basics")):
-        send(topics.catalog, cid, schemas.CONTENT, {
-            "content_id": cid, "updated_at_ms": now - 90 * DAY, "title": title,
-            "skills": ["negotiation"], "topics": ["sales_craft"], "level": 2,
-            "format": "course", "duration_min": 30.0, "published_at_ms": now - 90 * DAY})
+        send(
+            topics.catalog,
+            cid,
+            schemas.CONTENT,
+            {
+                "content_id": cid,
+                "updated_at_ms": now - 90 * DAY,
+                "title": title,
+                "skills": ["negotiation"],
+                "topics": ["sales_craft"],
+                "level": 2,
+                "format": "course",
+                "duration_min": 30.0,
+                "published_at_ms": now - 90 * DAY,
+            },
+        )
     for learner in [zoe, opted_out, *peers]:
         extra = {"peer_features_opt_out": True} if learner == opted_out else {}
         send(topics.profiles, learner, schemas.PROFILE, profile(learner, now, **extra))
     for learner in (zoe, opted_out):
-        send(topics.activity, learner, schemas.ACTIVITY,
-             event(learner, "started", "crm-101", now - 3_600_000, progress=0.1))
+        send(
+            topics.activity,
+            learner,
+            schemas.ACTIVITY,
+            event(learner, "started", "crm-101", now - 3_600_000, progress=0.1),
+        )
     assert p.flush(15) == 0
     start_worker(topics)
     r = redis.Redis.from_url(redis_server.url)
@@ -73,20 +111,36 @@ def test_peer_completions_change_recommendations(kafka_bootstrap, redis_server, 
 
     # Four teammates finish the negotiation course: below k = 5, nothing is said.
     for peer in peers[:4]:
-        send(topics.activity, peer, schemas.ACTIVITY,
-             event(peer, "completed", "neg-101", now - 600_000, completion=True))
-    send(topics.activity, zoe, schemas.ACTIVITY,
-         event(zoe, "progressed", "crm-101", now - 300_000, progress=0.3))
+        send(
+            topics.activity,
+            peer,
+            schemas.ACTIVITY,
+            event(peer, "completed", "neg-101", now - 600_000, completion=True),
+        )
+    send(
+        topics.activity,
+        zoe,
+        schemas.ACTIVITY,
+        event(zoe, "progressed", "crm-101", now - 300_000, progress=0.3),
+    )
     assert p.flush(15) == 0
     mid = _wait_refresh(reco, zoe, before)
     assert not any("people" in r for i in mid["items"] for r in i["reasons"]), "count below k"
 
     # The fifth finishes: now the count may be shown, with the evidence.
-    send(topics.activity, peers[4], schemas.ACTIVITY,
-         event(peers[4], "completed", "neg-101", now - 200_000, completion=True))
+    send(
+        topics.activity,
+        peers[4],
+        schemas.ACTIVITY,
+        event(peers[4], "completed", "neg-101", now - 200_000, completion=True),
+    )
     for learner in (zoe, opted_out):
-        send(topics.activity, learner, schemas.ACTIVITY,
-             event(learner, "progressed", "crm-101", now - 100_000, progress=0.5))
+        send(
+            topics.activity,
+            learner,
+            schemas.ACTIVITY,
+            event(learner, "progressed", "crm-101", now - 100_000, progress=0.5),
+        )
     assert p.flush(15) == 0
     after = _wait_refresh(reco, zoe, mid)
     neg = [i for i in after["items"] if i["content_id"] == "neg-101"]

@@ -20,38 +20,93 @@ DAY = 86_400_000
 
 
 def item(cid: str, title: str, skills: list[str], fmt: str, level: int, now: int) -> dict:
-    return {"content_id": cid, "updated_at_ms": now - 60 * DAY, "title": title, "skills": skills,
-            "topics": ["data"], "level": level, "format": fmt, "duration_min": 20.0,
-            "prerequisites": [], "published_at_ms": now - 60 * DAY, "active": True}
+    return {
+        "content_id": cid,
+        "updated_at_ms": now - 60 * DAY,
+        "title": title,
+        "skills": skills,
+        "topics": ["data"],
+        "level": level,
+        "format": fmt,
+        "duration_min": 20.0,
+        "prerequisites": [],
+        "published_at_ms": now - 60 * DAY,
+        "active": True,
+    }
 
 
 def event(verb: str, obj: str, now: int, **result: Any) -> dict:
-    res = {"score_scaled": None, "success": None, "completion": None, "progress": None,
-           "duration_s": None, "rating": None}
+    res = {
+        "score_scaled": None,
+        "success": None,
+        "completion": None,
+        "progress": None,
+        "duration_s": None,
+        "rating": None,
+    }
     res.update(result)
-    return {"event_id": str(uuid.uuid4()), "learner_id": LEARNER, "occurred_at_ms": now,
-            "received_at_ms": now, "source": "quiz", "verb": verb, "object_id": obj,
-            "object_type": "quiz" if obj.startswith("q-") else "course", "result": res}
+    return {
+        "event_id": str(uuid.uuid4()),
+        "learner_id": LEARNER,
+        "occurred_at_ms": now,
+        "received_at_ms": now,
+        "source": "quiz",
+        "verb": verb,
+        "object_id": obj,
+        "object_type": "quiz" if obj.startswith("q-") else "course",
+        "result": res,
+    }
 
 
-def test_completed_quiz_changes_redis_recommendations(kafka_bootstrap, redis_server, topics,
-                                                      start_worker) -> None:
+def test_completed_quiz_changes_redis_recommendations(
+    kafka_bootstrap, redis_server, topics, start_worker
+) -> None:
     now = int(time.time() * 1000)
-    p = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True,
-                  "acks": "all"})
-    for rec in (item("q-sql", "SQL check-up", ["sql"], "quiz", 2, now),
-                item("sql-201", "Joins and window functions", ["sql"], "course", 2, now),
-                item("excel-101", "Excel for analysts", ["excel"], "course", 2, now)):
-        p.produce(topics.catalog, key=rec["content_id"].encode(),
-                  value=schemas.encode(schemas.CONTENT, rec))
-    p.produce(topics.role_skills, key=b"data_analyst", value=schemas.encode(
-        schemas.ROLE_SKILLS, {"role": "data_analyst", "updated_at_ms": now - DAY,
-                              "required_skills": {"sql": 0.8, "excel": 0.5}}))
-    p.produce(topics.profiles, key=LEARNER.encode(), value=schemas.encode(schemas.PROFILE, {
-        "learner_id": LEARNER, "updated_at_ms": now - DAY, "role": "data_analyst",
-        "department": "finance", "team_id": "t1", "level": 2}))
-    p.produce(topics.activity, key=LEARNER.encode(), value=schemas.encode(
-        schemas.ACTIVITY, event("started", "excel-101", now - 3_600_000, progress=0.2)))
+    p = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True, "acks": "all"})
+    for rec in (
+        item("q-sql", "SQL check-up", ["sql"], "quiz", 2, now),
+        item("sql-201", "Joins and window functions", ["sql"], "course", 2, now),
+        item("excel-101", "Excel for analysts", ["excel"], "course", 2, now),
+    ):
+        p.produce(
+            topics.catalog,
+            key=rec["content_id"].encode(),
+            value=schemas.encode(schemas.CONTENT, rec),
+        )
+    p.produce(
+        topics.role_skills,
+        key=b"data_analyst",
+        value=schemas.encode(
+            schemas.ROLE_SKILLS,
+            {
+                "role": "data_analyst",
+                "updated_at_ms": now - DAY,
+                "required_skills": {"sql": 0.8, "excel": 0.5},
+            },
+        ),
+    )
+    p.produce(
+        topics.profiles,
+        key=LEARNER.encode(),
+        value=schemas.encode(
+            schemas.PROFILE,
+            {
+                "learner_id": LEARNER,
+                "updated_at_ms": now - DAY,
+                "role": "data_analyst",
+                "department": "finance",
+                "team_id": "t1",
+                "level": 2,
+            },
+        ),
+    )
+    p.produce(
+        topics.activity,
+        key=LEARNER.encode(),
+        value=schemas.encode(
+            schemas.ACTIVITY, event("started", "excel-101", now - 3_600_000, progress=0.2)
+        ),
+    )
     assert p.flush(15) == 0
     start_worker(topics)
     r = redis.Redis.from_url(redis_server.url)
@@ -69,9 +124,14 @@ def test_completed_quiz_changes_redis_recommendations(kafka_bootstrap, redis_ser
     assert "scored" not in reasons_before
 
     # The learner takes the SQL quiz and scores 40%.
-    p.produce(topics.activity, key=LEARNER.encode(), value=schemas.encode(
-        schemas.ACTIVITY, event("attempted", "q-sql", now, score_scaled=0.4, success=False,
-                                completion=True)))
+    p.produce(
+        topics.activity,
+        key=LEARNER.encode(),
+        value=schemas.encode(
+            schemas.ACTIVITY,
+            event("attempted", "q-sql", now, score_scaled=0.4, success=False, completion=True),
+        ),
+    )
     assert p.flush(15) == 0
     deadline = time.monotonic() + 30
     after = before

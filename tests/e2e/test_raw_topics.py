@@ -18,27 +18,34 @@ from learnpulse import keys
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def test_garbage_is_deadlettered_and_valid_events_flow(kafka_bootstrap, redis_server, topics,
-                                                       start_worker, consume_all) -> None:
+def test_garbage_is_deadlettered_and_valid_events_flow(
+    kafka_bootstrap, redis_server, topics, start_worker, consume_all
+) -> None:
     from tests.conftest import shared_data
 
     caliper_event = json.loads(
-        Path(shared_data("caliper-v1p1", "caliperEventViewViewedDocument.json")).read_text())
+        Path(shared_data("caliper-v1p1", "caliperEventViewViewedDocument.json")).read_text()
+    )
     statement = {
         "id": "6f2b2b7e-1c1a-4c52-9d3b-3b4f0f6f1d11",
-        "actor": {"objectType": "Agent", "account": {"homePage": "https://lms.example.com",
-                                                     "name": "erin"}},
+        "actor": {
+            "objectType": "Agent",
+            "account": {"homePage": "https://lms.example.com", "name": "erin"},
+        },
         "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
         "object": {"id": "https://lms.example.com/courses/sql-101"},
         "timestamp": "2026-11-20T10:00:00Z",
     }
-    p = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True,
-                  "acks": "all"})
+    p = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True, "acks": "all"})
     p.produce(topics.raw_caliper, key=b"k1", value=b"\x00\xffnot json at all")
     p.produce(topics.raw_xapi, key=b"k2", value=b'{"actor": {}}')  # JSON, invalid statement
     p.produce(topics.raw_caliper, key=b"k3", value=orjson.dumps(caliper_event))
-    p.produce(topics.raw_xapi, key=b"k4", value=orjson.dumps(statement),
-              headers=[("X-Experience-API-Version", b"1.0.3")])
+    p.produce(
+        topics.raw_xapi,
+        key=b"k4",
+        value=orjson.dumps(statement),
+        headers=[("X-Experience-API-Version", b"1.0.3")],
+    )
     assert p.flush(15) == 0
     worker = start_worker(topics)
 

@@ -24,15 +24,26 @@ BOB = f"bob-{uuid.uuid4().hex[:8]}"
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def activity(learner: str, verb: str, obj: str, progress: float | None = None,
-             event_id: str | None = None) -> dict[str, Any]:
+def activity(
+    learner: str, verb: str, obj: str, progress: float | None = None, event_id: str | None = None
+) -> dict[str, Any]:
     now = int(time.time() * 1000)
     return {
-        "event_id": event_id or str(uuid.uuid4()), "learner_id": learner,
-        "occurred_at_ms": now, "received_at_ms": now, "source": "lms", "verb": verb,
+        "event_id": event_id or str(uuid.uuid4()),
+        "learner_id": learner,
+        "occurred_at_ms": now,
+        "received_at_ms": now,
+        "source": "lms",
+        "verb": verb,
         "object_id": obj,
-        "result": {"score_scaled": None, "success": None, "completion": None,
-                   "progress": progress, "duration_s": None, "rating": None},
+        "result": {
+            "score_scaled": None,
+            "success": None,
+            "completion": None,
+            "progress": progress,
+            "duration_s": None,
+            "rating": None,
+        },
     }
 
 
@@ -55,13 +66,16 @@ def wait_for(fn: Callable[[], Any], timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last={last!r}")
 
 
-def test_event_to_recommendation_in_redis_and_http(kafka_bootstrap, redis_server, topics,
-                                                    start_worker, tmp_path) -> None:
+def test_event_to_recommendation_in_redis_and_http(
+    kafka_bootstrap, redis_server, topics, start_worker, tmp_path
+) -> None:
     r = redis.Redis.from_url(redis_server.url)
     start_worker(topics)
-    produce(kafka_bootstrap, topics.activity,
-            [activity(ALICE, "started", "sql-101", 0.1),
-             activity(ALICE, "progressed", "sql-101", 0.4)])
+    produce(
+        kafka_bootstrap,
+        topics.activity,
+        [activity(ALICE, "started", "sql-101", 0.1), activity(ALICE, "progressed", "sql-101", 0.4)],
+    )
 
     def reco() -> dict[str, Any] | None:
         raw = r.get(keys.reco(ALICE))
@@ -75,27 +89,38 @@ def test_event_to_recommendation_in_redis_and_http(kafka_bootstrap, redis_server
 
     # Served to front-ends by the delivery API, from the read-only Redis user.
     port = free_port()
-    api = Proc("delivery", [sys.executable, "-m", "services.delivery"], tmp_path / "delivery.log",
-               env={"LEARNPULSE_DELIVERY_REDIS_URL": redis_server.frontend_url,
-                    "LEARNPULSE_DELIVERY_PORT": str(port),
-                    "LEARNPULSE_DELIVERY_TOKEN_SECRET": "test-secret-" + "x" * 20,
-                    "LEARNPULSE_DELIVERY_KAFKA_BOOTSTRAP": kafka_bootstrap,
-                    "LEARNPULSE_DELIVERY_TOPIC_PREFIX": topics.prefix}).start()
+    api = Proc(
+        "delivery",
+        [sys.executable, "-m", "services.delivery"],
+        tmp_path / "delivery.log",
+        env={
+            "LEARNPULSE_DELIVERY_REDIS_URL": redis_server.frontend_url,
+            "LEARNPULSE_DELIVERY_PORT": str(port),
+            "LEARNPULSE_DELIVERY_TOKEN_SECRET": "test-secret-" + "x" * 20,
+            "LEARNPULSE_DELIVERY_KAFKA_BOOTSTRAP": kafka_bootstrap,
+            "LEARNPULSE_DELIVERY_TOPIC_PREFIX": topics.prefix,
+        },
+    ).start()
     try:
-        api.wait_ready(lambda: httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200,
-                       30, "serving")
+        api.wait_ready(
+            lambda: httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200, 30, "serving"
+        )
         from learnpulse.testing import auth_headers
 
-        resp = httpx.get(f"http://127.0.0.1:{port}/v1/learners/{ALICE}/recommendations",
-                         headers=auth_headers(ALICE), timeout=5)
+        resp = httpx.get(
+            f"http://127.0.0.1:{port}/v1/learners/{ALICE}/recommendations",
+            headers=auth_headers(ALICE),
+            timeout=5,
+        )
         assert resp.status_code == 200
         assert resp.json()["items"][0]["content_id"] == "sql-101"
     finally:
         api.stop()
 
 
-def test_restart_recovers_state_without_duplicate_effects(kafka_bootstrap, redis_server, topics,
-                                                          start_worker) -> None:
+def test_restart_recovers_state_without_duplicate_effects(
+    kafka_bootstrap, redis_server, topics, start_worker
+) -> None:
     r = redis.Redis.from_url(redis_server.url)
     worker = start_worker(topics)
     first = activity(BOB, "started", "py-201", 0.3)
@@ -108,11 +133,13 @@ def test_restart_recovers_state_without_duplicate_effects(kafka_bootstrap, redis
     wait_for(lambda: (s := state()) and s["events_applied"] == 2, 60, "two events applied")
     assert worker.stop() is not None
     # While it is down: a new event, and a re-send of the first (a producer retry).
-    produce(kafka_bootstrap, topics.activity,
-            [activity(BOB, "started", "ml-301", 0.2), first])
+    produce(kafka_bootstrap, topics.activity, [activity(BOB, "started", "ml-301", 0.2), first])
     worker.restart()
-    s = wait_for(lambda: (s := state()) and s["events_applied"] >= 3 and s, 90,
-                 "the new event applied after restart")
+    s = wait_for(
+        lambda: (s := state()) and s["events_applied"] >= 3 and s,
+        90,
+        "the new event applied after restart",
+    )
     time.sleep(2)  # give a duplicate every chance to be (wrongly) applied
     s = state()
     assert s is not None

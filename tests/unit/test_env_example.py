@@ -11,4 +11,5 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_env_example_is_current() -> None:
     assert (ROOT / ".env.example").read_text() == render(), (
-        "regenerate with: .venv/bin/python -m learnpulse.envdoc > .env.example")
+        "regenerate with: .venv/bin/python -m learnpulse.envdoc > .env.example"
+    )

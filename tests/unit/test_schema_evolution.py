@@ -17,10 +17,21 @@ SCHEMA_DIR = Path(schemas.__file__).parent
 NAMES = [p.name.removesuffix(".avsc") for p in sorted(SCHEMA_DIR.glob("*.avsc"))]
 
 SAMPLE_ACTIVITY = {
-    "event_id": "e-1", "learner_id": "l-1", "occurred_at_ms": 1, "received_at_ms": 2,
-    "source": "lms", "verb": "completed", "object_id": "c-1",
-    "result": {"score_scaled": 0.5, "success": True, "completion": True, "progress": 1.0,
-               "duration_s": 60.0, "rating": None},
+    "event_id": "e-1",
+    "learner_id": "l-1",
+    "occurred_at_ms": 1,
+    "received_at_ms": 2,
+    "source": "lms",
+    "verb": "completed",
+    "object_id": "c-1",
+    "result": {
+        "score_scaled": 0.5,
+        "success": True,
+        "completion": True,
+        "progress": 1.0,
+        "duration_s": 60.0,
+        "rating": None,
+    },
 }
 
 
@@ -35,8 +46,9 @@ def roundtrip(record: dict, writer: dict, reader: dict) -> dict:
     buf = io.BytesIO()
     fastavro.schemaless_writer(buf, fastavro.parse_schema(writer), record)
     buf.seek(0)
-    return fastavro.schemaless_reader(buf, fastavro.parse_schema(writer),
-                                      fastavro.parse_schema(reader))
+    return fastavro.schemaless_reader(
+        buf, fastavro.parse_schema(writer), fastavro.parse_schema(reader)
+    )
 
 
 def test_old_data_is_read_with_a_grown_schema() -> None:
@@ -71,14 +83,19 @@ def test_current_schema_only_grew_from_released(name: str) -> None:
 
 def test_wire_format_header_and_bad_bytes() -> None:
     data = schemas.encode(schemas.ACTIVITY, SAMPLE_ACTIVITY)
-    assert data[0] == 0 and int.from_bytes(data[1:5], "big") == schemas.CURRENT_IDS[schemas.ACTIVITY]
+    assert data[0] == 0
+    assert int.from_bytes(data[1:5], "big") == schemas.CURRENT_IDS[schemas.ACTIVITY]
     assert schemas.decode(schemas.ACTIVITY, data)["event_id"] == "e-1"
     for bad in (b"", b"\x01\x00\x00\x00\x01xx", b"\x00\x00\x00\x03\xe7", data[:8]):
         with pytest.raises(schemas.DecodeError):
             schemas.decode(schemas.ACTIVITY, bad)
     with pytest.raises(schemas.DecodeError):  # a profile id where an activity is expected
-        schemas.decode(schemas.ACTIVITY, schemas.encode(schemas.ROLE_SKILLS, {
-            "role": "r", "updated_at_ms": 1, "required_skills": {}}))
+        schemas.decode(
+            schemas.ACTIVITY,
+            schemas.encode(
+                schemas.ROLE_SKILLS, {"role": "r", "updated_at_ms": 1, "required_skills": {}}
+            ),
+        )
 
 
 def test_encode_rejects_records_that_do_not_match() -> None:
