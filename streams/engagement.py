@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.metrics import NUDGE_OUTCOMES
 from streams.models import nudge_policy, rhythm
 from streams.models.state import LearnerState
 
@@ -40,6 +41,7 @@ def observe(models: EngagementModels, state: LearnerState, ev: dict[str, Any]) -
     verb = ev["verb"]
     t = ev["occurred_at_ms"]
     if verb in NUDGE_FEEDBACK:
+        NUDGE_OUTCOMES.labels(NUDGE_FEEDBACK[verb]).inc()
         nudge_policy.on_outcome(
             state["nudge"], ev["object_id"], NUDGE_FEEDBACK[verb], t, models.bandit, models.config
         )
@@ -58,7 +60,8 @@ def observe(models: EngagementModels, state: LearnerState, ev: dict[str, Any]) -
         object_id=ev["object_id"],
         tz=tz,
     )
-    nudge_policy.on_activity(state["nudge"], t, models.bandit, models.config)
+    if nudge_policy.on_activity(state["nudge"], t, models.bandit, models.config):
+        NUDGE_OUTCOMES.labels("returned").inc()
     for features, label in rhythm.matured(state["rhythm"], t):
         models.calibrator.learn_one(features, label)
     rhythm.checkpoint(state["rhythm"], t)

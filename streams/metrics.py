@@ -63,3 +63,9 @@ MODEL_AUC = Gauge("learnpulse_model_rolling_auc", "Rolling ROC AUC of live predi
 MODEL_LOGLOSS = Gauge(
     "learnpulse_model_rolling_logloss", "Rolling log-loss of live predictions", ["model"]
 )
+NUDGE_OUTCOMES = Counter(
+    "learnpulse_nudge_outcomes_total",
+    "Outcomes of sent nudges: returned (active again within the return window), opened, "
+    "dismissed; returned / sent is the nudge return rate",
+    ["outcome"],
+)

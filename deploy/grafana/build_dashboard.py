@@ -371,6 +371,18 @@ def panels() -> list[dict[str, Any]]:
         [q("sum by (outcome) (increase(learnpulse_nudges_total[1d]))", "{{outcome}}")],
         w=12,
     )
+    g.series(
+        "Nudge return rate (returned within the window / sent, 7 d)",
+        [
+            q(
+                'sum(increase(learnpulse_nudge_outcomes_total{outcome="returned"}[7d]))'
+                ' / sum(increase(learnpulse_nudges_total{outcome="sent"}[7d]))',
+                "return rate",
+            )
+        ],
+        unit="percentunit",
+        w=12,
+    )
 
     g.row("Learners and state")
     g.series("Learners at risk", [q("sum(learnpulse_learners_at_risk)", "at risk")])
