@@ -78,4 +78,12 @@ def faust_settings(s: StreamsSettings) -> dict[str, Any]:
 def create_app(s: StreamsSettings) -> faust.App:
     if s.broker_profile == "tansu":
         _patch_fetch_wait(s.fetch_max_wait_ms)
-    return faust.App(s.app_id, **faust_settings(s))
+    app = faust.App(s.app_id, **faust_settings(s))
+    if s.faust_metrics:
+        # faust's own sensor: rebalance, commit and producer latencies, messages
+        # per topic/partition. Served by our /metrics (faust's web server is off).
+        from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+        from prometheus_client import REGISTRY
+
+        app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(REGISTRY, "learnpulse_faust"))
+    return app

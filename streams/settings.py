@@ -58,6 +58,11 @@ class StreamsSettings(BaseSettings):
     )
     cluster_publish_every_s: float = Field(5.0, description="how often centroids are published")
     checkpoint_every_s: float = Field(30.0, description="how often shared models are saved")
+    faust_metrics: bool = Field(
+        True,
+        description="export faust's own monitor (rebalances, commits, send latency) "
+        "as learnpulse_faust_* series",
+    )
     metrics_host: str = Field("127.0.0.1", description="bind address of /metrics")
     metrics_port: int = Field(0, description="port of /metrics (0 = do not serve)")
     log_level: str = Field("INFO", description="log level")
