@@ -123,6 +123,17 @@ class RecordSink:
         for topic, key, value in fx.records:
             self._produce(topic, key.encode(), value, None)
         for dl in fx.dead:
+            # Where it came from and why; never the record's content (personal data).
+            log.warning(
+                "dead-lettered a record",
+                extra={
+                    "topic": dl.msg.topic,
+                    "partition": dl.msg.partition,
+                    "offset": dl.msg.offset,
+                    "reason": dl.reason,
+                    "error_class": dl.error_class,
+                },
+            )
             self._produce(self.deadletter_topic, dl.msg.key, dl.msg.value, list(dl.headers()))
         loop = asyncio.get_running_loop()
         left = await loop.run_in_executor(None, self.producer.flush, 30)
