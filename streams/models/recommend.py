@@ -498,44 +498,4 @@ def _remember_quiz(sec: dict[str, Any], skills: tuple[str, ...], score: float, t
         del q[next(iter(q))]
 
 
-# -- compatibility with the walking skeleton's call ----------------------------------------
-class _CatalogOnly:
-    def __init__(self, catalog: Mapping[str, Mapping[str, Any]]) -> None:
-        self.catalog = catalog
-        self.paths: dict[str, Any] = {}
-        self.role_skills: dict[str, Any] = {}
-        self.version: Any = None
-
-
-_LEGACY: dict[int, Recommender] = {}
-
-
-def recommend(
-    state: LearnerState,
-    catalog: Mapping[str, Mapping[str, Any]],
-    paths: list[Mapping[str, Any]],
-    role_skills: Mapping[str, float],
-    k: int = 10,
-    now_ms: int | None = None,
-) -> list[dict[str, Any]]:
-    """The skeleton's call, served by a cold :class:`Recommender` (no learning).
-
-    Prefer a worker-owned :class:`Recommender` with ``observe``; this keeps
-    ``streams/batch.py`` working until it is wired.
-
-    >>> from streams.models.state import new_state
-    >>> s = new_state(); s["prog"]["c1"] = [0.4, 1]
-    >>> cat = {"c1": {"title": "SQL basics", "skills": ["sql"], "level": 1}}
-    >>> recommend(s, cat, [], {}, now_ms=2)[0]["reasons"]
-    ['You are 40% through this; pick up where you left off']
-    """
-    rec = _LEGACY.get(id(catalog))
-    if rec is None or rec.ref.catalog is not catalog:
-        _LEGACY.clear()
-        rec = _LEGACY[id(catalog)] = Recommender(_CatalogOnly(catalog), explore_slots=0)
-    # The catalog dict is mutated in place by the reference reader: key on its content.
-    rec.ref.version = (len(catalog), sum(hash(c) for c in catalog))
-    return rec.recommend(state, None, paths, role_skills, now_ms, k=k)
-
-
-__all__ = ["DAY_MS", "MODEL_VERSION", "Recommender", "recommend"]
+__all__ = ["DAY_MS", "MODEL_VERSION", "Recommender"]

@@ -11,7 +11,7 @@ import pytest
 from learnpulse.synth import Organisation
 from streams.models import learner
 from streams.models.popularity import ALL, Popularity, segment_key
-from streams.models.recommend import MODEL_VERSION, Recommender, recommend
+from streams.models.recommend import MODEL_VERSION, Recommender
 from streams.models.state import new_state
 
 DAY = 86_400_000
@@ -233,10 +233,16 @@ def test_a_new_interest_shows_in_the_top_five_after_one_pick() -> None:
     assert any(c.startswith("fig") for c in top5())
 
 
-def test_the_skeleton_call_still_works() -> None:
+def test_an_unknown_in_progress_item_is_still_continued() -> None:
+    class Empty:
+        version = 1
+        catalog: dict = {}
+        paths: dict = {}
+        role_skills: dict = {}
+
     s = new_state()
     s["prog"]["sql-101"] = [0.4, 1]
-    items = recommend(s, {}, [], {}, now_ms=2)
+    items = Recommender(Empty(), explore_slots=0).recommend(s, now_ms=2)
     assert items[0]["content_id"] == "sql-101" and items[0]["source"] == "continue"
     assert "40%" in items[0]["reasons"][0]
     assert MODEL_VERSION
