@@ -10,7 +10,6 @@ from typing import Any
 import faust
 import redis.asyncio as aioredis
 
-from learnpulse import keys
 from streams.app import create_app
 from streams.batch import LearnBatch
 from streams.clustering import CentroidCache
@@ -39,7 +38,7 @@ class Worker:
 
 
 def build(s: StreamsSettings) -> Worker:
-    from streams.agents import learn, normalize, watch_engagement
+    from streams.agents import housekeeping, learn, normalize, watch_engagement
 
     app = create_app(s)
     topics = s.topics
@@ -74,28 +73,9 @@ def build(s: StreamsSettings) -> Worker:
         redis_sink=RedisSink(client, s.redis_ttl_s, s.nudge_stream_maxlen),
         record_sink=RecordSink(s.kafka_bootstrap, topics.deadletter),
     )
-    from streams import checkpoint
-
-    if checkpoint.load_sync(s.redis_url.get_secret_value(), s.app_id, w.batch):
-        log.info("shared models restored from their checkpoint")
-
-    @app.timer(interval=s.checkpoint_every_s, name="checkpoint_models")
-    async def checkpoint_models() -> None:
-        async with w.lock:
-            blob = checkpoint.snapshot(w.batch)
-        await client.set(keys.models(s.app_id), blob)
-
-    from streams.lag import LagSampler
-
-    sampler = LagSampler(s.kafka_bootstrap, s.app_id, s.topics.keyed_by_learner())
-
-    # Every worker samples (not on_leader): dashboards take max by topic/partition.
-    @app.timer(interval=s.lag_sample_s, name="sample_lag")
-    async def sample_lag() -> None:
-        await sampler.sample()
-
     learn.register(w)
     watch_engagement.register(w)
     normalize.register(w)
+    housekeeping.register(w)
 
     return w
