@@ -7,7 +7,7 @@ models can change independently. The whole dict is stored in the faust table
 Sections:
     v        schema version of this dict
     off      last applied Kafka offset of this learner's partition (replay guard)
-    seen     recent event-id fingerprints (dedupe across HTTP and Kafka paths)
+    seen     the last 48 event-id fingerprints, packed in base64 (dedupe across paths)
     prog     content_id -> [progress 0..1, last touched ms]   (in progress only)
     done     content_id -> completed at ms (bounded, most recent)
     last_ms  event time of the last learning activity
@@ -42,7 +42,7 @@ def new_state() -> LearnerState:
     state: LearnerState = {
         "v": STATE_VERSION,
         "off": -1,
-        "seen": [],
+        "seen": "",
         "prog": {},
         "done": {},
         "last_ms": 0,
