@@ -69,3 +69,8 @@ NUDGE_OUTCOMES = Counter(
     "dismissed; returned / sent is the nudge return rate",
     ["outcome"],
 )
+TABLE_RECOVERY_REMAINING = Gauge(
+    "learnpulse_table_recovery_remaining",
+    "Changelog records still to replay before the learner table is recovered",
+    ["kind"],
+)

@@ -388,6 +388,15 @@ def panels() -> list[dict[str, Any]]:
     g.series("Learners at risk", [q("sum(learnpulse_learners_at_risk)", "at risk")])
     g.series("Learners held per worker", [q("learnpulse_learners_in_state", "{{instance}}")])
     g.series(
+        "Table recovery: changelog records left to replay",
+        [
+            q(
+                "sum by (instance, kind) (learnpulse_table_recovery_remaining)",
+                "{{instance}} {{kind}}",
+            )
+        ],
+    )
+    g.series(
         "Learner state size",
         quantiles("learnpulse_learner_state_bytes", window="15m"),
         unit="bytes",

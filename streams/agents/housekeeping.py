@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from learnpulse import keys
 from streams import checkpoint
 from streams.lag import LagSampler
+from streams.metrics import TABLE_RECOVERY_REMAINING
 
 if TYPE_CHECKING:
     from streams.worker import Worker
@@ -32,3 +33,10 @@ def register(w: Worker) -> None:
     @w.app.timer(interval=s.lag_sample_s, name="sample_lag")
     async def sample_lag() -> None:
         await sampler.sample()
+
+    # Recovery progress after a restart or rebalance (0 when the table is live).
+    @w.app.timer(interval=1.0, name="recovery_progress")
+    async def recovery_progress() -> None:
+        recovery = w.app.tables.recovery  # type: ignore[attr-defined]
+        TABLE_RECOVERY_REMAINING.labels("active").set(recovery.active_remaining_total())
+        TABLE_RECOVERY_REMAINING.labels("standby").set(recovery.standby_remaining_total())
