@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -11,20 +10,16 @@ from typing import Any
 import pytest
 
 from services.ingest import caliper
+from tests.conftest import SHARED_DATA, shared_data
 
 pytestmark = pytest.mark.integration
 
-DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "caliper-v1p1"
+DATA = SHARED_DATA / "caliper-v1p1"
 V1P1 = "http://purl.imsglobal.org/ctx/caliper/v1p1"
 
 
 def _data() -> Path:
-    if not DATA.is_dir():
-        msg = f"shared Caliper fixtures missing: {DATA}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return DATA
+    return shared_data("caliper-v1p1")  # fails in CI when missing
 
 
 def _envelope(*events: Any) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +11,13 @@ import pytest
 import schemas
 from services.ingest import caliper
 from services.ingest.errors import InvalidEvent
+from tests.conftest import SHARED_DATA, shared_data
 
-DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "caliper-v1p1"
+DATA = SHARED_DATA / "caliper-v1p1"
 
 
 def _data_dir() -> Path:
-    if not DATA.is_dir():
-        msg = f"shared Caliper fixtures missing: {DATA}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    return DATA
+    return shared_data("caliper-v1p1")  # fails in CI when missing
 
 
 def _files(pattern: str) -> list[str]:
