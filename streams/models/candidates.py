@@ -95,6 +95,9 @@ class ItemInfo:
         "duration",
         "fp",
         "base",
+        "fkey",
+        "tkey",
+        "dur",
     )
 
     def __init__(self, rec: Mapping[str, Any]) -> None:
@@ -110,13 +113,12 @@ class ItemInfo:
         self.duration = float(rec.get("duration_min") or 10.0)
         self.fp = fingerprint(self.cid)
         # Static part of the feature vector (copied, then completed per learner).
-        self.base: dict[str, float] = {
-            "b": 1.0,
-            f"f:{self.fmt}": 1.0,
-            "dur": round(math.log1p(self.duration) / 5.5, 4),
-        }
+        self.fkey = f"f:{self.fmt}"
+        self.tkey = f"t:{self.topic}"
+        self.dur = round(math.log1p(self.duration) / 5.5, 4)
+        self.base: dict[str, float] = {"b": 1.0, self.fkey: 1.0, "dur": self.dur}
         if self.topic:
-            self.base[f"t:{self.topic}"] = 1.0
+            self.base[self.tkey] = 1.0
 
 
 class CatalogIndex:

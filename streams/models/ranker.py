@@ -155,6 +155,122 @@ def features(info: ItemInfo | None, ctx: Context, cid: str | None = None) -> Fea
     return x
 
 
+def scores(
+    infos: list[tuple[str, ItemInfo | None]], ctx: Context, w: Mapping[str, float]
+) -> list[float]:
+    """``dot(w, features(info, ctx, cid))`` for each ``(cid, info)``, without the dicts.
+
+    The hot path of :meth:`Recommender.recommend` (a few dozen candidates per
+    call): weights are read once per call, per-topic terms once per topic, and
+    the terms are added in :func:`features`' key order so every score is
+    bit-identical to the dict version (``tests/unit/test_ranker.py`` checks it).
+    """
+    get = w.get
+    wb, wdur = get("b", 0.0), get("dur", 0.0)
+    wpath, wdue, wprog, wprogf = (
+        get("path", 0.0),
+        get("due", 0.0),
+        get("prog", 0.0),
+        get("progf", 0.0),
+    )
+    wgoal, wgap, wlvl = get("goal", 0.0), get("gap", 0.0), get("lvl", 0.0)
+    wlaf, wlas, wpint, wlast = get("laf", 0.0), get("las", 0.0), get("pint", 0.0), get("last", 0.0)
+    wltp, wlsp, wlap, wlcp = get("ltp", 0.0), get("lsp", 0.0), get("lap", 0.0), get("lcp", 0.0)
+    wpeer, wnew, wimp, wdis = get("peer", 0.0), get("new", 0.0), get("imp", 0.0), get("dis", 0.0)
+    now = ctx.now
+    path_next, prog, gaps = ctx.path_next, ctx.prog, ctx.gaps
+    seg_counts, seg_total = ctx.seg_counts, ctx.seg_total
+    all_counts, all_total = ctx.all_counts, ctx.all_total
+    clu_counts, clu_total = ctx.clu_counts, ctx.clu_total
+    team = ctx.team_finishers()
+    imp, dis = ctx.imp, ctx.dis
+    want_level = ctx.want_level
+    log = math.log
+    fresh_ms = FRESH_DAYS * DAY_MS
+    # topic -> (weighted topic terms in features' order, topic counts, topic total)
+    by_topic: dict[str, tuple[tuple[float, ...], dict[str, float], float]] = {}
+    out: list[float] = []
+    for cid, info in infos:
+        if info is None:
+            s = wb
+            p = prog.get(cid)
+            if p is not None:
+                s += wprog
+                s += wprogf * float(p[0])
+            out.append(s)
+            continue
+        s = wb
+        s += get(info.fkey, 0.0)
+        s += wdur * info.dur
+        topic = info.topic
+        if topic:
+            s += get(info.tkey, 0.0)
+        pn = path_next.get(cid)
+        if pn is not None:
+            s += wpath
+            due = pn[3] if pn[0] == "prereq" else pn[4]
+            if due:
+                days = (due - now) / DAY_MS
+                s += wdue * (1.0 if days < 2 else max(0.0, 1.0 - days / 14))
+        p = prog.get(cid)
+        if p is not None:
+            s += wprog
+            s += wprogf * float(p[0])
+        skills = info.skills
+        if skills:
+            gap = 0.0
+            goal = False
+            for sk in skills:
+                g = gaps.get(sk)
+                if g is not None:
+                    gap = max(gap, g[0])
+                    if g[1] == "goal":
+                        goal = True
+            if goal:
+                s += wgoal
+            if gap:
+                s += wgap * gap
+            s += wlvl * (abs(info.level - want_level(skills[0])) / 4)
+        tp = by_topic.get(topic)
+        if tp is None:
+            f, counts, total = ctx.topic_part(topic)
+            terms = [wlaf * f["laf"], wlas * f["las"]]
+            if "pint" in f:
+                terms.append(wpint)
+            if "last" in f:
+                terms.append(wlast)
+            tp = by_topic[topic] = (tuple(terms), counts, total)
+        for t in tp[0]:
+            s += t
+        total = tp[2]
+        s += wltp * (log(tp[1].get(cid, 0.0) / total + POP_EPS) if total else LOG_POP_EPS)
+        s += wlsp * (
+            log(seg_counts.get(cid, 0.0) / seg_total + POP_EPS) if seg_total else LOG_POP_EPS
+        )
+        s += wlap * (
+            log(all_counts.get(cid, 0.0) / all_total + POP_EPS) if all_total else LOG_POP_EPS
+        )
+        if clu_total:
+            s += wlcp * log(clu_counts.get(cid, 0.0) / clu_total + POP_EPS)
+        n = team.get(cid)
+        if n:
+            s += wpeer * (min(n, 3) / 3)
+        published = info.published
+        age = now - published
+        if published and 0 <= age < fresh_ms:
+            s += wnew * (1.0 - age / fresh_ms)
+        if imp:
+            n = imp.get(info.fp)
+            if n:
+                s += wimp * (min(n, 6) / 6)
+        if dis:
+            n = dis.get(info.fp)
+            if n:
+                s += wdis * (min(n, 3) / 3)
+        out.append(s)
+    return out
+
+
 def dot(w: Mapping[str, float], x: Mapping[str, float]) -> float:
     s = 0.0
     for k, v in x.items():
@@ -230,6 +346,79 @@ class SharedPrior:
             seg = self.segments[segment] = Logit(None, self.segment_lr, self.segment_l2)
         return seg.learn(x, y, weight, offset=z_g)
 
+    def learn_all(
+        self,
+        segment: str,
+        x: Features,
+        y: float,
+        weight: float,
+        section: dict[str, Any] | None,
+        lr: float = 0.05,
+        l2: float = 0.02,
+    ) -> None:
+        """:meth:`learn`, then :func:`learn_learner` on ``section`` (if not None), fused.
+
+        Same arithmetic in the same order as the two calls (each layer's logit
+        reads only its own weights, so all three are summed before any update),
+        with one pass over ``x`` for the sums and one for the updates.
+        """
+        seg = self.segments.get(segment)
+        if seg is None:
+            seg = self.segments[segment] = Logit(None, self.segment_lr, self.segment_l2)
+        gw, sw = self.globe.weights, seg.weights
+        ggt, sgt = gw.get, sw.get
+        dg = ds = dl = 0.0
+        if section is None:
+            for k, v in x.items():
+                wk = ggt(k)
+                if wk is not None:
+                    dg += wk * v
+                wk = sgt(k)
+                if wk is not None:
+                    ds += wk * v
+        else:
+            lw: dict[str, float] = section.setdefault("w", {})
+            lgt = lw.get
+            for k, v in x.items():
+                wk = ggt(k)
+                if wk is not None:
+                    dg += wk * v
+                wk = sgt(k)
+                if wk is not None:
+                    ds += wk * v
+                wk = lgt(k)
+                if wk is not None:
+                    dl += wk * v
+        z_g = 0.0 + dg
+        z_s = z_g + ds
+        g_g = (sigmoid(z_g) - y) * weight
+        g_s = (sigmoid(z_s) - y) * weight
+        lr_g, l2_g = self.globe.lr, self.globe.l2
+        lr_s, l2_s = seg.lr, seg.l2
+        if section is None:
+            for k, v in x.items():
+                wk = ggt(k, 0.0)
+                gw[k] = wk - lr_g * (g_g * v + l2_g * wk)
+                wk = sgt(k, 0.0)
+                sw[k] = wk - lr_s * (g_s * v + l2_s * wk)
+        else:
+            g_l = (sigmoid(z_s + dl) - y) * weight
+            for k, v in x.items():
+                wk = ggt(k, 0.0)
+                gw[k] = wk - lr_g * (g_g * v + l2_g * wk)
+                wk = sgt(k, 0.0)
+                sw[k] = wk - lr_s * (g_s * v + l2_s * wk)
+                wk = lgt(k, 0.0)
+                nw = round(wk - lr * (g_l * v + l2 * wk), 4)
+                if nw:
+                    lw[k] = nw
+                else:
+                    lw.pop(k, None)
+            if len(lw) > LEARNER_MAX_WEIGHTS:
+                _trim(lw)
+        self.globe.n += 1
+        seg.n += 1
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "v": 1,
@@ -276,8 +465,13 @@ def learn_learner(
         else:
             w.pop(k, None)
     if len(w) > LEARNER_MAX_WEIGHTS:
-        for k in sorted(w, key=lambda k: (abs(w[k]), k))[: len(w) - LEARNER_MAX_WEIGHTS]:
-            del w[k]
+        _trim(w)
+
+
+def _trim(w: dict[str, float]) -> None:
+    """Drop the smallest weights down to :data:`LEARNER_MAX_WEIGHTS`."""
+    for k in sorted(w, key=lambda k: (abs(w[k]), k))[: len(w) - LEARNER_MAX_WEIGHTS]:
+        del w[k]
 
 
 def combined_weights(

@@ -83,9 +83,8 @@ from streams.models.popularity import ALL, Popularity, cluster_key, role_key, to
 from streams.models.ranker import (
     SharedPrior,
     combined_weights,
-    dot,
     features,
-    learn_learner,
+    scores,
     sigmoid,
 )
 from streams.models.state import LearnerState
@@ -273,10 +272,9 @@ class Recommender:
         learner_id = event["learner_id"]
         profile = state.get("profile") or {}
         ctx = self.context(state, learner_id, t, profile, cluster=cluster)
-        x = features(info, ctx)
-        z = self.prior.learn(ctx.segment, x, y, weight)
-        if self.personal:
-            learn_learner(sec, x, y, weight, z, self.learner_lr, self.learner_l2)
+        learner_sec = sec if self.personal else None
+        lr, l2 = self.learner_lr, self.learner_l2
+        self.prior.learn_all(ctx.segment, features(info, ctx), y, weight, learner_sec, lr, l2)
         if choice and self.negatives:
             self._learn_alternatives(sec, ctx, cid, learner_id)
         if choice or completion:
@@ -306,17 +304,15 @@ class Recommender:
         if len(items) < 2:
             return
         rng = random.Random(zlib.crc32(f"{self.seed}:{learner_id}:{sec['n']}:neg".encode()))
+        learner_sec = sec if self.personal else None
+        lr, l2 = self.learner_lr, self.learner_l2
         taken = 0
         for _ in range(4 * self.negatives):
             other = items[rng.randrange(len(items))]
             if other == cid or ctx.eligible(other) is None:
                 continue
             x = features(ctx.index.items[other], ctx)
-            z = self.prior.learn(ctx.segment, x, 0.0, self.negative_weight)
-            if self.personal:
-                learn_learner(
-                    sec, x, 0.0, self.negative_weight, z, self.learner_lr, self.learner_l2
-                )
+            self.prior.learn_all(ctx.segment, x, 0.0, self.negative_weight, learner_sec, lr, l2)
             taken += 1
             if taken == self.negatives:
                 break
@@ -388,7 +384,9 @@ class Recommender:
             else self.prior.weights(ctx.segment)
         )
         # (-score, content_id) sorts best first, ties by id; ids are unique in the pool.
-        scored = sorted([(-dot(w, features(c.info, ctx, cid)), cid, c) for cid, c in pool.items()])
+        cands = list(pool.values())
+        zs = scores([(c.cid, c.info) for c in cands], ctx, w)
+        scored = sorted([(-z, c.cid, c) for z, c in zip(zs, cands, strict=True)])
         ranked = [(-z, c, c.sources) for z, _cid, c in scored]
         if self.max_continue is not None:
             ranked = _limit_continue(ranked, self.max_continue)

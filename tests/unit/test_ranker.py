@@ -72,6 +72,23 @@ def test_learner_layer_is_small_rounded_and_bounded() -> None:
     assert len(orjson.dumps(section)) < 1500
 
 
+def test_fused_learning_is_the_prior_then_the_learner_layer() -> None:
+    rng = random.Random(5)
+    slow, fast = SharedPrior(), SharedPrior()
+    slow_sec: dict[str, Any] = {}
+    fast_sec: dict[str, Any] = {}
+    for i in range(400):
+        x = {"b": 1.0, f"t:topic{i % 60}": 1.0, "laf": rng.uniform(-4, 0), "gap": rng.random()}
+        y, weight, seg = float(rng.random() < 0.3), rng.choice((0.3, 1.0)), f"s:{i % 3}"
+        personal = i % 5 != 0
+        z = slow.learn(seg, x, y, weight)
+        if personal:
+            learn_learner(slow_sec, x, y, weight, z, 0.05, 0.02)
+        fast.learn_all(seg, x, y, weight, fast_sec if personal else None, 0.05, 0.02)
+    assert fast.to_dict() == slow.to_dict()
+    assert fast_sec == slow_sec and len(fast_sec["w"]) == LEARNER_MAX_WEIGHTS
+
+
 def _ctx(
     state: dict[str, Any],
     catalog: dict[str, dict[str, Any]],
