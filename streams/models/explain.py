@@ -162,11 +162,33 @@ def reason(ev: Sequence[Any], now_ms: int, tz: str = "UTC") -> str:
     return ""
 
 
+# Sentences already rendered: the same evidence (a team's path step, a segment's
+# popular items) comes back for many learners. Only these kinds depend on the
+# moment and the time zone; the others are keyed by the evidence alone.
+_NOW_KINDS = frozenset({"path", "prereq", "continue"})
+_MEMO: dict[Any, str] = {}
+_MEMO_MAX = 20_000
+
+
+def _memo_reason(ev: Sequence[Any], now_ms: int, tz: str) -> str:
+    key = (ev, now_ms, tz) if ev[0] in _NOW_KINDS else ev
+    try:
+        return _MEMO[key]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable evidence (a list): nothing to share
+        return reason(ev, now_ms, tz)
+    if len(_MEMO) >= _MEMO_MAX:
+        _MEMO.clear()
+    text = _MEMO[key] = reason(ev, now_ms, tz)
+    return text
+
+
 def reasons(
     evidence: Sequence[Sequence[Any]], now_ms: int, tz: str = "UTC", explored: bool = False
 ) -> list[str]:
     """Up to :data:`MAX_REASONS` sentences, strongest evidence first."""
-    out = [r for r in (reason(ev, now_ms, tz) for ev in evidence[:MAX_REASONS]) if r]
+    out = [r for r in (_memo_reason(ev, now_ms, tz) for ev in evidence[:MAX_REASONS]) if r]
     if explored:
         out.append(EXPLORE_NOTE)
     return out

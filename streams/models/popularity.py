@@ -110,16 +110,28 @@ class Popularity:
             self._bump(key, counts, cid, value)
 
     def _bump(self, key: str, counts: dict[str, float], cid: str, value: float) -> None:
-        # Counts only grow within a frame, so an item can only move up the list.
+        # Counts only grow within a frame, so an item can only move up the list: one
+        # insertion step keeps it sorted by (-count, cid) (a full sort per event was
+        # the worker's most frequent sort).
         top = self.tops[key]
-        if cid in top:
-            top.sort(key=lambda c: (-counts[c], c))
-        elif len(top) < self.top_n:
-            top.append(cid)
-            top.sort(key=lambda c: (-counts[c], c))
-        elif (-value, cid) < (-counts[top[-1]], top[-1]):
-            top[-1] = cid
-            top.sort(key=lambda c: (-counts[c], c))
+        try:
+            i = top.index(cid)
+        except ValueError:
+            if len(top) < self.top_n:
+                top.append(cid)
+            elif (-value, cid) < (-counts[top[-1]], top[-1]):
+                top[-1] = cid
+            else:
+                return
+            i = len(top) - 1
+        while i > 0:
+            prev = top[i - 1]
+            pv = counts[prev]
+            if pv > value or (pv == value and prev < cid):
+                break
+            top[i] = prev
+            i -= 1
+        top[i] = cid
 
     def _rebase(self, t_ms: int) -> None:
         assert self.t0 is not None
@@ -132,6 +144,8 @@ class Popularity:
                     del counts[cid]  # forgotten: keeps the shared state from growing forever
                 else:
                     counts[cid] = v
+            # Scaling can make two counts equal: restore the (-count, cid) order.
+            self.tops[key].sort(key=lambda c, cs=counts: (-cs[c], c))  # type: ignore[misc]
         self.t0 = t_ms
 
     def add_team_completion(self, team_id: str, cid: str, learner_id: str, t_ms: int) -> None:

@@ -328,15 +328,23 @@ class SharedPrior:
         self.segments: dict[str, Logit] = {}
         self.segment_lr = segment_lr
         self.segment_l2 = segment_l2
+        # segment -> (layers' identities and step counts, merged weights): the worker
+        # ranks every changed learner of a batch after all its learning is done.
+        self._merged: dict[str, tuple[tuple[int, ...], dict[str, float]]] = {}
 
     def weights(self, segment: str) -> dict[str, float]:
         """Global + segment weights merged into one dict (one dot product per item)."""
-        w = dict(self.globe.weights)
         seg = self.segments.get(segment)
+        stamp = (id(self.globe), self.globe.n, id(seg), seg.n if seg is not None else -1)
+        hit = self._merged.get(segment)
+        if hit is not None and hit[0] == stamp:
+            return dict(hit[1])
+        w = dict(self.globe.weights)
         if seg is not None:
             for k, v in seg.weights.items():
                 w[k] = w.get(k, 0.0) + v
-        return w
+        self._merged[segment] = (stamp, w)
+        return dict(w)
 
     def learn(self, segment: str, x: Features, y: float, weight: float) -> float:
         """Train both layers; returns the prior's logit for ``x`` (before the update)."""
