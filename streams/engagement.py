@@ -3,6 +3,10 @@
 Per event (in the ``learn`` batch): fold the event into the rhythm, settle open
 nudges, and compute the learner's risk and silence due time. When a silence
 timer fires (``streams.agents.watch_engagement``): decide a nudge.
+
+The risk is the learner's own silence hazard (``rhythm.risk``); the due time is
+when that risk reaches the policy's ``min_risk`` (``rhythm.due_ms``), so the
+timer fires when a nudge becomes due, not on a fixed cadence (decision 0012).
 """
 
 from __future__ import annotations
@@ -16,23 +20,25 @@ from streams.models.state import LearnerState
 
 NUDGE_FEEDBACK = {"nudge_opened": "opened", "nudge_dismissed": "dismissed"}
 DAY_MS = 86_400_000
-RECHECK_MS = DAY_MS  # a silent learner not (yet) worth a nudge is looked at again daily
+RECHECK_MS = DAY_MS  # a learner with an open or already-sent nudge is looked at daily
 MAX_WATCH_DAYS = 90  # after this much silence we stop re-checking (they left)
 
 
 @dataclass
 class EngagementModels:
-    """Shared (per worker) models: the risk calibrator and the nudge bandit."""
+    """Shared (per worker) models: the nudge bandit, and the policy's numbers.
 
-    calibrator: rhythm.RiskCalibrator = field(default_factory=rhythm.RiskCalibrator)
+    The risk is per learner (their rhythm section), so nothing about it is shared.
+    """
+
     bandit: nudge_policy.NudgeBandit = field(default_factory=nudge_policy.NudgeBandit)
     config: nudge_policy.NudgeConfig = nudge_policy.DEFAULT
 
     def to_dict(self) -> dict[str, Any]:
-        return {"calibrator": self.calibrator.to_dict(), "bandit": self.bandit.to_dict()}
+        return {"bandit": self.bandit.to_dict()}
 
     def load(self, d: dict[str, Any]) -> None:
-        self.calibrator = rhythm.RiskCalibrator.from_dict(d["calibrator"])
+        # checkpoints written before decision 0012 also hold a risk calibrator: ignored
         self.bandit = nudge_policy.NudgeBandit.from_dict(d["bandit"])
 
 
@@ -62,17 +68,16 @@ def observe(models: EngagementModels, state: LearnerState, ev: dict[str, Any]) -
     )
     if nudge_policy.on_activity(state["nudge"], t, models.bandit, models.config):
         NUDGE_OUTCOMES.labels("returned").inc()
-    for features, label in rhythm.matured(state["rhythm"], t):
-        models.calibrator.learn_one(features, label)
-    rhythm.checkpoint(state["rhythm"], t)
+    state["rhythm"].pop("ck", None)  # calibrator checkpoints of states before decision 0012
 
 
 def risk_and_due(models: EngagementModels, state: LearnerState, now_ms: int) -> tuple[float, int]:
+    """The learner's risk at ``now_ms`` and when it reaches the policy's ``min_risk``
+    if they stay silent (0, 0 for a learner with no activity yet)."""
     section = state["rhythm"]
     if "t1" not in section:
         return 0.0, 0
-    cal = models.calibrator if models.calibrator.ready else None
-    return rhythm.risk(section, now_ms, cal), rhythm.due_ms(section)
+    return rhythm.risk(section, now_ms), rhythm.due_ms(section, models.config.min_risk)
 
 
 def decide(
@@ -86,9 +91,6 @@ def decide(
 ) -> nudge_policy.Decision:
     """A silence timer fired (or a retry is due): what to do about this learner."""
     section = state["rhythm"]
-    for features, label in rhythm.matured(section, now_ms):
-        models.calibrator.learn_one(features, label)
-    rhythm.checkpoint(section, now_ms)
     risk, _due = risk_and_due(models, state, now_ms)
     profile = state.get("profile") or {}
     deadlines = nudge_policy.upcoming_deadlines(
@@ -135,22 +137,33 @@ def next_check_ms(
     return due
 
 
-def followup_ms(decision: nudge_policy.Decision, state: LearnerState, now_ms: int) -> int | None:
+def followup_ms(
+    decision: nudge_policy.Decision,
+    state: LearnerState,
+    now_ms: int,
+    config: nudge_policy.NudgeConfig = nudge_policy.DEFAULT,
+) -> int | None:
     """After a timer decision: when to look at the learner again (None = not until they act).
 
-    A learner skipped for lack of a reason (risk still low) or because a nudge is
-    still open stays watched daily while silent: risk keeps rising with silence,
-    and each look also takes a calibrator checkpoint, so the shared risk model
-    learns what long silences lead to (found by ``learnpulse evaluate nudges``).
+    A deferral comes back when it said. While the learner's risk is still below
+    ``min_risk`` (the timer fired for a deadline, or was capped at
+    ``rhythm.MAX_DUE_DAYS``), they come back when it gets there (``rhythm.due_ms``):
+    a deadline nudge must not end the silence watch. Past it, a learner whose
+    nudge is still open, whose silence was nudged already, or who just got a
+    deadline nudge is looked at daily while silent (a silence nudge waits for the
+    open one to expire; a new deadline may come up); after a silence nudge, the
+    episode is done until the learner acts.
     """
     if decision.action == "defer" and decision.retry_at_ms:
         return int(decision.retry_at_ms)
-    if decision.action == "skip" and decision.reason in (
-        "no_reason",
-        "open_nudge",
-        "already_nudged",
-    ):
-        silent_days = (now_ms - state["last_ms"]) / DAY_MS if state["last_ms"] else 0.0
-        if silent_days < MAX_WATCH_DAYS:
-            return now_ms + RECHECK_MS
+    silent_days = (now_ms - state["last_ms"]) / DAY_MS if state["last_ms"] else 0.0
+    if silent_days >= MAX_WATCH_DAYS or "t1" not in state["rhythm"]:
+        return None
+    due = rhythm.due_ms(state["rhythm"], config.min_risk)
+    if due > now_ms:
+        return max(due, now_ms + 60_000)
+    if decision.action == "send":
+        return now_ms + RECHECK_MS if decision.reason == "deadline" else None
+    if decision.reason in ("no_reason", "open_nudge", "already_nudged"):
+        return now_ms + RECHECK_MS
     return None

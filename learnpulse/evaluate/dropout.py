@@ -26,12 +26,13 @@ Protocol (printed with the results):
   is checkpointed; once its outcome is known in the stream ("no activity in
   the next 10 days", the label's own meaning) a shared online model learns it.
   A learner is scored by what that model had learned by that calendar day
-  (the rhythm prior until it has 200 outcomes). The rhythm section's own
-  15-feature calibrator does the same (the stream worker's current risk).
+  (the worker's risk until it has 200 outcomes). A 15-feature calibrator on
+  the rhythm section (``rhythm.RiskCalibrator``) does the same.
 * Rows for comparison, measured in the same run: an offline reference (batch
   L2 logistic regression fit to convergence on the same features and folds),
-  the rhythm calibrator trained on other courses' labels (LOCO), the hand-set
-  rhythm prior, and single-feature baselines.
+  the rhythm calibrator trained on other courses' labels (LOCO), the stream
+  worker's own risk (``rhythm.risk``: the learner's silence against their own
+  gaps, no learning), and single-feature baselines.
 
 Use ``run(...) -> dict`` from code or ``command`` as a typer command.
 """
@@ -79,9 +80,9 @@ ROWS = {  # key -> label, in print order
     "online_self": "online model, streaming features, self-supervised (no labels)",
     "batch_loco": "reference: offline batch logistic regression, LOCO",
     "batch_kfold": "reference: offline batch logistic regression, 5-fold",
-    "rhythm_self": "rhythm risk, 15 features, self-supervised (worker today)",
+    "rhythm_self": "rhythm calibrator, 15 features, self-supervised",
     "rhythm_loco": "rhythm calibrator on other courses' labels (LOCO)",
-    "rhythm_prior": "rhythm prior (no learning)",
+    "rhythm_risk": "worker risk: silence hazard on own gaps (no learning)",
     "base_recency": "baseline: days since last activity",
     "base_count": "baseline: total activity count",
     "base_days": "baseline: active days",
@@ -376,11 +377,13 @@ def _score_streaming(
 ) -> None:
     """Scores that need no labels: whatever the stream knows at ``end``."""
     seen = "t1" in lr.rhythm
-    prior = rhythm.prior_risk(lr.rhythm, end)
+    prior = rhythm.risk(lr.rhythm, end)
     rows = {
         "online_self": self_model.predict_one(x) if seen and self_model.ready else prior,
-        "rhythm_self": rhythm.risk(lr.rhythm, end, cal),
-        "rhythm_prior": prior,
+        "rhythm_self": cal.predict(rhythm.features(lr.rhythm, end))
+        if seen and cal.ready
+        else prior,
+        "rhythm_risk": prior,
         "base_recency": (end - lr.rhythm["t1"]) / DAY_MS if seen else 99.0,
         "base_count": -float(lr.rhythm.get("n", 0)),
         "base_days": -float(lr.rhythm.get("ad", 0)),

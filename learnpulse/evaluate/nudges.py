@@ -29,16 +29,15 @@ Protocol (printed with the results):
 * Rows, all in the same run: the worker's nudges (reasons silence, abandoned,
   failures; deadline nudges count for volume, not as drop flags); the worker's
   risk at a timer fire crossing ``risk_threshold``; a diagnostic daily scan of
-  every learner's worker risk (what the risk model could flag if every learner
-  were looked at daily: *not* the worker's path); a second worker replica with
-  a candidate fix (a daily sweep of ``rhythm.checkpoint`` over all learners, so
-  the calibrator also learns from silent spells, and a daily re-check of a
-  learner skipped for lack of a reason); ablations on the first replica's
-  rhythm with the hand-set ``rhythm.prior_risk`` instead of the calibrator, on
-  the worker's one-shot timer and with daily re-checks; baselines with the same
+  every learner's worker risk (what the risk could flag if every learner were
+  looked at daily: *not* the worker's path); the trade-off curve: more worker
+  replicas, each with another ``min_risk`` (``curve``); baselines with the same
   timer and nudge policy but a fixed silence threshold instead of the rhythm
-  model (7 days, and 3 days = the rhythm prior's gap for everyone); and the
-  due-date rule (an assigned path item passes its due date undone), a detector.
+  model (7 days, and 3 days = the rhythm prior's gap for everyone); a ceiling
+  that reads the truth: the same policy, nudging once the silence exceeds
+  ``k`` times the learner's *true* mean gap (``7 / sessions_per_week``) plus
+  their inactive weekdays (no estimate can know this); and the due-date rule
+  (an assigned path item passes its due date undone), a detector.
 * Not modelled: Kafka partitions, claim limits and leases (one worker owns all
   learners; a tick claims everything due); the recommender, so nudges carry no
   "Next up" item (``next_content_id=None``).
@@ -55,7 +54,6 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import json
-import math
 import statistics
 import time
 from collections import Counter
@@ -86,9 +84,10 @@ MAIN = "LearnPulse worker: nudges"
 RISK_AT_FIRE = "LearnPulse worker: risk >= {thr:g} at a fire"
 DAILY_SCAN = "diagnostic: worker risk >= {thr:g}, daily scan"
 DUE_DATE = "baseline: overdue path item"
-PRIOR = "ablation: prior risk, worker timer"
-PRIOR_RECHECK = "ablation: prior risk, daily re-check"
-CANDIDATE_FIX = "fix? checkpoint sweep + daily re-check"
+CURVE = "worker, min_risk {thr:g}"
+CEILING = "ceiling: silence > {k:g} x true mean gap"
+CURVE_RISKS = (0.3, 0.45, 0.75, 0.9)  # keep in step with the command's defaults
+CEILING_KS = (3.0, 4.0, 5.0)
 
 
 class DueIndex:
@@ -206,17 +205,15 @@ class Context:
 
 class WorkerReplica:
     """The stream worker's engagement path on its own learner states and shared models:
-    ``LearnBatch.handle`` per event, ``watch_engagement.tick`` per clock tick.
-
-    ``sweep`` adds what ``rhythm.checkpoint`` asks for but the worker lacks: a daily
-    sweep that takes checkpoints of every learner (silent ones too) and feeds their
-    matured outcomes to the calibrator. ``recheck_ms`` re-schedules a learner the
-    policy skipped for lack of a reason instead of dropping them from the index.
+    ``LearnBatch.handle`` per event, ``watch_engagement.tick`` per clock tick, with
+    the policy ``cfg`` (default: the context's).
     """
 
-    def __init__(self, track: Track, ctx: Context, *, sweep: bool = False) -> None:
-        self.track, self.ctx, self.sweep_on = track, ctx, sweep
-        self.models = engagement.EngagementModels(config=ctx.cfg)
+    def __init__(
+        self, track: Track, ctx: Context, cfg: nudge_policy.NudgeConfig | None = None
+    ) -> None:
+        self.track, self.ctx = track, ctx
+        self.models = engagement.EngagementModels(config=cfg or ctx.cfg)
         self.states: dict[str, LearnerState] = {}
         for prof in ctx.profiles:
             learner.apply_profile(st := new_state(), prof)
@@ -252,24 +249,13 @@ class WorkerReplica:
             state["risk"] = round(risk, 4)
             self.track.record(ctx.truth, lid, now, d)
             if not self.track.recheck_ms:  # the worker's own follow-up rule
-                again = engagement.followup_ms(d, state, now)
+                again = engagement.followup_ms(d, state, now, self.models.config)
                 if again is not None and d.action != "defer":
                     self.track.index.schedule(lid, again)
             fired = self.at_fire
             if fired is not None and risk >= ctx.threshold and lid not in fired.above:
                 fired.above.add(lid)
                 ctx.truth.flag(fired, lid, now)
-
-    def daily(self, now: int) -> None:
-        if not self.sweep_on:
-            return
-        cal = self.models.calibrator
-        for state in self.states.values():
-            section = state["rhythm"]
-            if "t1" in section:
-                for features, label in rhythm.matured(section, now):
-                    cal.learn_one(features, label)
-                rhythm.checkpoint(section, now)
 
 
 def fire_other(
@@ -353,7 +339,8 @@ def run(
     tick_s: int = 60,
     risk_threshold: float | None = None,
     start_ms: int = DEFAULT_START_MS,
-    candidate_fix: bool = True,
+    curve: tuple[float, ...] = CURVE_RISKS,
+    ceiling: tuple[float, ...] = CEILING_KS,
     min_risk: float | None = None,
 ) -> dict[str, Any]:
     """Replay the synthetic organisation in event time; return the figures.
@@ -361,8 +348,8 @@ def run(
     The policy is the default ``NudgeConfig``, except ``min_risk`` if given (an
     experiment knob). ``risk_threshold`` (the risk rows) defaults to the policy's
     ``min_risk``; ``start_ms`` moves the window (e.g. across a daylight-saving
-    change); ``candidate_fix`` adds a second worker replica with the daily
-    checkpoint sweep and daily re-checks.
+    change); ``curve`` adds a worker replica per ``min_risk`` value, ``ceiling``
+    a truth-reading policy row per multiple of the true mean gap.
     """
     t_wall = time.perf_counter()
     cfg = nudge_policy.DEFAULT
@@ -385,14 +372,13 @@ def run(
     main = WorkerReplica(Track(MAIN, "policy", deadlines=True), ctx)
     main.at_fire = Track(RISK_AT_FIRE.format(thr=thr), "detector")
     workers = [main]
-    if candidate_fix:
-        fix = Track(CANDIDATE_FIX, "policy", deadlines=True, recheck_ms=DAY_MS)
-        workers.append(WorkerReplica(fix, ctx, sweep=True))
+    for r in curve:
+        track = Track(CURVE.format(thr=r), "policy", deadlines=True)
+        workers.append(WorkerReplica(track, ctx, dataclasses.replace(cfg, min_risk=r)))
     scan = Track(DAILY_SCAN.format(thr=thr), "detector")
     others = [
-        Track(PRIOR, "policy", _rhythm_due, _prior_risk, deadlines=True),
-        Track(PRIOR_RECHECK, "policy", _rhythm_due, _prior_risk, True, DAY_MS),
         *(Track(f"baseline: {d} days of silence", "policy", *_silence(d)) for d in (7, 3)),
+        *(Track(CEILING.format(k=k), "policy", *_true_gap(org, k)) for k in ceiling),
     ]
     due_date = Track(DUE_DATE, "detector")
     deadlines = _deadlines(org, start, end)
@@ -417,8 +403,6 @@ def run(
                     track.deadline_cover[1] += 1
 
     def daily(now: int) -> None:
-        for w in workers:
-            w.daily(now)
         for lid, state in main.states.items():  # the diagnostic scan of the worker's risk
             if "t1" not in state["rhythm"]:
                 continue
@@ -490,35 +474,35 @@ def run(
         },
         "rows": [_row(tr, truth, main.states, org, start, end, cfg) for tr in rows],
         "missed_droppers": _missed(missed, main, end),
-        "calibrator": _calibrator_summary(main.models.calibrator),
-        "calibrator_fix": _calibrator_summary(workers[-1].models.calibrator)
-        if candidate_fix
-        else None,
         "seconds": time.perf_counter() - t_wall,
     }
 
 
-def _calibrator_summary(cal: rhythm.RiskCalibrator) -> dict[str, Any]:
-    """What the shared calibrator learned: per feature its weight and the spread of
-    that feature over its training examples (a feature that never varied in
-    training is ignored by the model, however much it varies later)."""
-    sd = [math.sqrt(m2 / max(1, cal.n - 1)) for m2 in cal.m2]
-    return {
-        "examples": cal.n,
-        "ready": cal.ready,
-        "features": {
-            f: {"weight": round(w, 4), "train_mean": round(m, 4), "train_sd": round(s, 4)}
-            for f, w, m, s in zip(rhythm.FEATURES, cal.w, cal.mean, sd, strict=True)
-        },
+def _true_gap(
+    org: Organisation, k: float
+) -> tuple[Callable[[LearnerState], int | None], Callable[[LearnerState, int], float]]:
+    """Due time and risk of the ceiling row: risk 1 once the silence exceeds ``k``
+    times the learner's true mean gap (from the simulation's own parameters) plus
+    their inactive weekdays. A rule no estimate from events can beat by much."""
+    days = {
+        lid: k * 7.0 / spw + (7 - bin(mask).count("1"))
+        for lid, spw, mask in zip(
+            org.learner_ids,
+            org.sessions_per_week.tolist(),
+            org.active_days.tolist(),
+            strict=True,
+        )
     }
 
+    def due(state: LearnerState) -> int | None:
+        lid = state["profile"].get("learner_id", "")
+        return state["last_ms"] + int(days[lid] * DAY_MS) if state["last_ms"] else None
 
-def _rhythm_due(state: LearnerState) -> int | None:
-    return rhythm.due_ms(state["rhythm"]) if "t1" in state["rhythm"] else None
+    def risk(state: LearnerState, now: int) -> float:
+        lid = state["profile"].get("learner_id", "")
+        return 1.0 if now - state["last_ms"] >= days[lid] * DAY_MS else 0.0
 
-
-def _prior_risk(state: LearnerState, now: int) -> float:
-    return rhythm.prior_risk(state["rhythm"], now)
+    return due, risk
 
 
 def _silence(
@@ -625,13 +609,11 @@ def _missed(missed: list[str], main: WorkerReplica, end: int) -> dict[str, Any]:
     states = main.states
     silent = [(end - states[lid]["last_ms"]) / DAY_MS for lid in missed if states[lid]["last_ms"]]
     risk_end = [engagement.risk_and_due(main.models, states[lid], end)[0] for lid in missed]
-    prior_end = [rhythm.prior_risk(states[lid]["rhythm"], end) for lid in missed]
     return {
         "count": len(missed),
         "never_active": sum(1 for lid in missed if not states[lid]["last_ms"]),
         "silent_days_at_end": {"median": _q(silent, 0.5), "p90": _q(silent, 0.9)},
         "risk_at_end": {"median": _q(risk_end, 0.5), "p90": _q(risk_end, 0.9)},
-        "prior_risk_at_end": {"median": _q(prior_end, 0.5), "p90": _q(prior_end, 0.9)},
         "silent_over_14d_at_end": sum(1 for s in silent if s >= 14),
     }
 
@@ -703,22 +685,10 @@ def render(result: dict[str, Any], console: Console | None = None) -> None:
         f"{main['decisions']}; path items missed with a deadline nudge in the 3 days before: "
         f"{main['deadline_nudge_coverage']:.0%} of {main['deadlines_missed']}."
     )
-    cal = result["calibrator"]["features"]
-    fix = result.get("calibrator_fix")
-    with_sweep = (
-        f" (with the checkpoint sweep: weight {fix['features']['log_recency']['weight']:+.2f}, "
-        f"sd {fix['features']['log_recency']['train_sd']:.2f})"
-        if fix
-        else ""
-    )
     console.print(
         f"Droppers never nudged: {m['count']} ({m['never_active']} never active; "
         f"{m['silent_over_14d_at_end']} silent >= 14 d at the end; median risk then "
-        f"{_f(m['risk_at_end']['median'], '{:.2f}')}, prior risk "
-        f"{_f(m['prior_risk_at_end']['median'], '{:.2f}')}). Risk calibrator: "
-        f"{result['calibrator']['examples']:,} outcomes; log_recency weight "
-        f"{cal['log_recency']['weight']:+.2f}, its sd over the training examples "
-        f"{cal['log_recency']['train_sd']:.2f}{with_sweep}. {result['seconds']:.0f} s."
+        f"{_f(m['risk_at_end']['median'], '{:.2f}')}). {result['seconds']:.0f} s."
     )
 
 
@@ -733,9 +703,12 @@ def command(
     min_risk: Annotated[
         float | None, typer.Option(help="override the policy's min_risk (experiment)")
     ] = None,
-    candidate_fix: Annotated[
-        bool, typer.Option(help="also replay the worker with the candidate fix")
-    ] = True,
+    curve: Annotated[
+        str, typer.Option(help="comma-separated min_risk values of extra worker replicas")
+    ] = "0.3,0.45,0.75,0.9",
+    ceiling: Annotated[
+        str, typer.Option(help="comma-separated multiples of the true mean gap (ceiling rows)")
+    ] = "3,4,5",
     out: Annotated[Path | None, typer.Option(help="write the figures as JSON here")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
@@ -749,13 +722,21 @@ def command(
         progress=progress,
         tick_s=tick_s,
         start_ms=start_ms,
-        candidate_fix=candidate_fix,
+        curve=_floats(curve),
+        ceiling=_floats(ceiling),
         min_risk=min_risk,
     )
     render(result)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2))
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError as exc:
+        raise typer.BadParameter(f"not a list of numbers: {text!r}") from exc
 
 
 def _day_ms(day: str) -> int:

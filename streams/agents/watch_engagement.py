@@ -99,7 +99,7 @@ async def tick(
             NUDGES.labels("deferred", decision.reason).inc()
         else:
             NUDGES.labels("suppressed", decision.reason).inc()
-        again = engagement.followup_ms(decision, state, now_ms)
+        again = engagement.followup_ms(decision, state, now_ms, batch.engagement.config)
         if again is not None:
             fx.due.append((partition, learner_id, again))
         fx.redis_values[keys.state(learner_id)] = orjson.dumps(

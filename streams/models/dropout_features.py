@@ -283,7 +283,7 @@ class OnlineDropoutModel:
     outcomes; the running scaler and AdaGrad's per-weight steps make a single
     pass in arrival order converge without a tuned schedule. Until it has seen
     ``min_examples`` outcomes, ``ready`` is False and callers should fall back to
-    a prior (``rhythm.prior_risk``).
+    a prior (``rhythm.risk``).
 
     >>> import random
     >>> m = OnlineDropoutModel(min_examples=10)

@@ -9,28 +9,30 @@ Public API
 ``observe(section, t_ms, verb, *, success=None, progress=None, object_type="",
 object_id="", tz="UTC")``
     Fold one learning event (event time ``t_ms``) into the rhythm.
-``risk(section, now_ms, calibrator=None) -> float``
-    Disengagement risk in [0, 1]: the chance of no activity in the next
-    ``HORIZON_DAYS``. Driven by event time only, so it keeps rising for a learner
-    who went silent. Without a calibrator it is the hand-set rhythm prior
-    (:func:`prior_risk`); with a trained :class:`RiskCalibrator` (a shared model,
-    one per deployment) it is that model's probability.
-``due_ms(section) -> int``
-    Event time at which, if nothing more arrives, the learner counts as drifting
-    (their usual gap, with margin, bounded to [``MIN_DUE_DAYS``, ``MAX_DUE_DAYS``]).
-    The silence index (``streams.silence``) schedules this.
+``risk(section, now_ms) -> float``
+    Disengagement risk in [0, 1]: the probability that the current silence is a
+    drop rather than one of the learner's own gaps, from the learner's personal
+    gap distribution (a survival model, see :func:`silence_survival`). Driven by
+    event time only, so it keeps rising for a learner who went silent.
+``due_ms(section, at_risk=DUE_RISK) -> int``
+    Event time at which, if nothing more arrives, the risk reaches ``at_risk``
+    (closed form, bounded to [``MIN_DUE_DAYS``, ``MAX_DUE_DAYS``] after the last
+    event). The silence index (``streams.silence``) schedules this, so the timer
+    fires when the risk crosses the nudge threshold, not a day or a week later.
 ``signals(section, now_ms) -> dict``
     Facts a nudge message can quote: days since last activity, usual gap in
     days, the most recent abandoned item and its progress, failure streak, usual
     time-of-day bucket, weekly volume and trend.
 ``features(section, now_ms) -> dict``
-    The rhythm features the calibrator reads.
+    15 rhythm features for a learned model (:class:`RiskCalibrator`); the
+    dropout evaluation compares such models with the risk. The worker does not
+    use them (decision 0012: a shared model trained at events never saw long
+    silences, so its risk rose too slowly).
 ``checkpoint(section, now_ms)`` / ``matured(section, now_ms)``
-    Self-supervised labels for the shared calibrator: a checkpoint stores the
+    Self-supervised labels for a :class:`RiskCalibrator`: a checkpoint stores the
     features as of ``now_ms``; once the outcome is known (an event came within
     ``HORIZON_DAYS`` -> 0, or the horizon passed in silence -> 1) ``matured``
-    pops it as ``(features, label)``. No external label is needed, so the
-    calibrator keeps learning in production.
+    pops it as ``(features, label)``.
 
 Section layout (short keys; all values JSON numbers, lists or small dicts)::
 
@@ -39,6 +41,7 @@ Section layout (short keys; all values JSON numbers, lists or small dicts)::
     gm   EW mean of ln(idle gap between sessions, hours)
     g2   EW mean of its square     (EWVar = g2 - gm**2, same as river.stats.EWVar)
     ng   gaps seen
+    hn   gaps seen, faded by ``GAP_MEMORY`` per gap     hs  their idle days, same fading
     ad   distinct active local days    ld  last active local day number
     a7   events, decayed with a 7-day half-life, as of t1
     d7   active days, 7-day half-life, as of t1     d28  same, 28-day half-life
@@ -59,10 +62,10 @@ Examples
 ...     observe(s, d * DAY + 9 * 3_600_000, "completed", object_type="article")
 >>> signals(s, 7 * DAY)["usual_gap_days"]  # 2 days, shrunk toward the 3-day prior
 2.2
->>> risk(s, 7 * DAY) < risk(s, 20 * DAY)
-True
->>> due_ms(s) > s["t1"]
-True
+>>> round(risk(s, 7 * DAY), 3), round(risk(s, 20 * DAY), 2)  # 1 and 14 days of silence
+(0.013, 0.32)
+>>> round((due_ms(s) - s["t1"]) / DAY, 1)  # 3 gaps only: the prior still weighs, risk 0.6 late
+19.7
 """
 
 from __future__ import annotations
@@ -81,12 +84,17 @@ SESSION_GAP_MS = 30 * 60_000  # a new session starts after 30 min without events
 GAP_FADING = 0.3  # EW fading factor of the gap statistics (river.stats.EWMean semantics)
 WEEK_FADING = 0.3
 PRIOR_GAP_HOURS = 72.0  # usual gap assumed before a learner has shown one
-HORIZON_DAYS = 10.0  # risk = P(no activity in the next HORIZON_DAYS)
-PRIOR_ACTIVE_DAYS = 1.0  # Gamma prior of the active-day rate: 1 day ...
-PRIOR_DAYS = 7.0  # ... per week
+HORIZON_DAYS = 10.0  # RiskCalibrator labels: no activity in the next HORIZON_DAYS
+# Silence hazard (see silence_survival): idle gaps ~ Exponential(rate), rate ~
+# Gamma(GAP_PRIOR_N + gaps, GAP_PRIOR_N * PRIOR_GAP + their days), so a learner
+# with few gaps is judged mostly by the prior and one with many by their own.
+GAP_PRIOR_N = 3.0  # the prior weighs as much as three gaps of PRIOR_GAP_HOURS
+GAP_MEMORY = 0.98  # fading per new gap: ~50 gaps of memory, so a changed rhythm is followed
+DROP_PRIOR = 0.01  # prior odds that a silence is a drop, not a gap (~1 silence in 100)
+DUE_RISK = 0.6  # default risk at which due_ms fires (the nudge policy's min_risk)
 NEVER_ACTIVE_RISK = 1.0  # known, never active: the clearest disengagement
-MIN_DUE_DAYS = 2.0
-MAX_DUE_DAYS = 21.0
+MIN_DUE_DAYS = 1.0
+MAX_DUE_DAYS = 45.0
 MAX_OPEN = 5
 MAX_CHECKPOINTS = 3
 CHECKPOINT_EVERY_MS = 2 * DAY_MS
@@ -174,6 +182,8 @@ def observe(
             ns=1,
             s0=t_ms,
             ng=0,
+            hn=0.0,
+            hs=0.0,
             ad=1,
             ld=day,
             a7=0.0,
@@ -211,6 +221,9 @@ def observe(
 
 def _new_session(s: Section, gap_ms: int, local_ms: int) -> None:
     s["ns"] += 1
+    hn, hs = _gap_sums(s)
+    s["hn"] = round(hn * GAP_MEMORY + 1.0, 4)
+    s["hs"] = round(hs * GAP_MEMORY + gap_ms / DAY_MS, 4)
     x = math.log(gap_ms / HOUR_MS)
     if s["ng"] == 0:
         s["gm"], s["g2"] = x, x * x
@@ -321,60 +334,75 @@ def features(section: Section, now_ms: int) -> dict[str, float]:
     }
 
 
-def prior_risk(section: Section, now_ms: int) -> float:
-    """Hand-set rhythm risk, used until a calibrator has learned.
+def _gap_sums(s: Section) -> tuple[float, float]:
+    """Faded count and idle days of the learner's gaps (``hn``, ``hs``); a section
+    written before they existed is read from its gap count and log-gap mean."""
+    if "hn" in s:
+        return s["hn"], s["hs"]
+    ng = min(s.get("ng", 0), 50)
+    return float(ng), ng * math.exp(s["gm"]) / 24.0 if ng else 0.0
 
-    P(no active day in the next ``HORIZON_DAYS``) under a Gamma-Poisson model of
-    the learner's active-day rate: prior of one active day per week weighted as
-    one week of evidence (``PRIOR_ACTIVE_DAYS`` over ``PRIOR_DAYS``), updated with
-    their active days (28-day half-life). Once the silence outlasts the usual gap
-    stretched by two standard deviations, that evidence (prior included) is
-    discounted by patience/silence: a learner far past their own rhythm is
-    treated as changed, so risk goes to 1 as the silence grows.
-    The constants are chosen by reasoning, not fitted. A learner never seen is
-    at ``NEVER_ACTIVE_RISK``.
+
+def _posterior(s: Section) -> tuple[float, float]:
+    """Gamma posterior (shape, rate in days) of the learner's return rate."""
+    hn, hs = _gap_sums(s)
+    return GAP_PRIOR_N + hn, GAP_PRIOR_N * PRIOR_GAP_HOURS / 24.0 + hs
+
+
+def silence_survival(section: Section, now_ms: int) -> float:
+    """Probability that one of this learner's own gaps lasts at least the current
+    silence: the Lomax (Gamma-Exponential) predictive ``(b / (b + s)) ** a`` of
+    their idle gaps, ``a``/``b`` the Gamma posterior of their return rate. It
+    is 1 at the last event and falls faster the more regular the learner.
+
+    >>> s = {}
+    >>> for d in range(10):
+    ...     observe(s, d * 2 * DAY_MS, "viewed")  # every 2 days
+    >>> round(silence_survival(s, s["t1"] + 2 * DAY_MS), 2)
+    0.43
+    >>> round(silence_survival(s, s["t1"] + 10 * DAY_MS), 3)
+    0.024
     """
-    s = section
-    if "t1" not in s:
-        return NEVER_ACTIVE_RISK
-    dt = max(now_ms - s["t1"], 0)
-    tenure = max(now_ms - s["t0"], 0) / DAY_MS
-    # effective length of the 28-day-half-life window actually lived
-    window = 28 / math.log(2) * (1 - 0.5 ** (tenure / 28))
-    shape = PRIOR_ACTIVE_DAYS + _decay(s["d28"], dt, 28)
-    patience_days = usual_gap_days(s) * math.exp(2 * _gap_sd(s))
-    silence = dt / DAY_MS
-    if silence > patience_days:
-        shape *= patience_days / silence
-    rate_days = PRIOR_DAYS + window
-    return (rate_days / (rate_days + HORIZON_DAYS)) ** shape
+    a, b = _posterior(section)
+    silence = max(now_ms - section["t1"], 0) / DAY_MS
+    return float((b / (b + silence)) ** a)
 
 
-def risk(section: Section, now_ms: int, calibrator: RiskCalibrator | None = None) -> float:
-    """Disengagement risk in [0, 1] at event time ``now_ms``.
+def risk(section: Section, now_ms: int) -> float:
+    """Disengagement risk in [0, 1] at event time ``now_ms``: the posterior
+    probability that the current silence is a drop (prior ``DROP_PRIOR``) rather
+    than a gap of the learner's own rhythm (:func:`silence_survival`).
 
-    Uses ``calibrator`` once it has learned from ``calibrator.min_examples``
-    outcomes, else :func:`prior_risk`. A learner with no activity at all is at
-    ``NEVER_ACTIVE_RISK`` (the calibrator learns from active learners only).
+    0.01 at the last event, then rising with silence measured against the
+    learner's own gaps. A learner with no activity at all is at
+    ``NEVER_ACTIVE_RISK``.
     """
     if "t1" not in section:
         return NEVER_ACTIVE_RISK
-    if calibrator is not None and calibrator.ready:
-        return calibrator.predict(features(section, now_ms))
-    return prior_risk(section, now_ms)
+    surv = silence_survival(section, now_ms)
+    return DROP_PRIOR / (DROP_PRIOR + (1.0 - DROP_PRIOR) * surv)
 
 
-def due_ms(section: Section) -> int:
-    """Event time at which this learner counts as drifting if nothing arrives.
+def silence_days_at(section: Section, at_risk: float) -> float:
+    """Days of silence after which :func:`risk` reaches ``at_risk`` (the inverse
+    of ``risk`` in closed form; ``inf`` for ``at_risk`` >= 1)."""
+    if at_risk <= DROP_PRIOR:
+        return 0.0
+    if at_risk >= 1.0:
+        return math.inf
+    surv = DROP_PRIOR * (1.0 - at_risk) / (at_risk * (1.0 - DROP_PRIOR))
+    a, b = _posterior(section)
+    return b * (surv ** (-1.0 / a) - 1.0)
 
-    The usual gap stretched by two standard deviations of the log gap (so a
-    regular learner is flagged sooner than an erratic one), within
-    [MIN_DUE_DAYS, MAX_DUE_DAYS] after the last activity.
+
+def due_ms(section: Section, at_risk: float = DUE_RISK) -> int:
+    """Event time at which this learner's risk reaches ``at_risk`` if nothing
+    arrives, within [MIN_DUE_DAYS, MAX_DUE_DAYS] after the last activity (a
+    learner not due by ``MAX_DUE_DAYS`` is looked at then and re-scheduled).
     """
     if "t1" not in section:
         raise ValueError("due_ms of a learner with no activity")
-    days = usual_gap_days(section) * math.exp(2 * _gap_sd(section))
-    days = min(max(days, MIN_DUE_DAYS), MAX_DUE_DAYS)
+    days = min(max(silence_days_at(section, at_risk), MIN_DUE_DAYS), MAX_DUE_DAYS)
     return int(section["t1"] + days * DAY_MS)
 
 
@@ -443,10 +471,12 @@ def matured(section: Section, now_ms: int) -> list[tuple[dict[str, float], bool]
 
 class RiskCalibrator:
     """Shared online logistic regression from rhythm features to P(no activity in
-    the next ``HORIZON_DAYS``), learned from :func:`matured` outcomes.
+    the next ``HORIZON_DAYS``), learned from :func:`matured` outcomes or labels.
 
-    One instance per deployment (not per learner). Inputs are standardised with
-    running (Welford) statistics and weights follow AdaGrad, so one pass in event
+    Not the worker's risk (see :func:`risk`); the dropout evaluation measures it
+    as a comparison. One instance per deployment or fold (not per learner).
+    Inputs are standardised with running (Welford) statistics and weights follow
+    AdaGrad, so one pass in event
     order converges without a tuned learning rate. All state is plain numbers
     (``to_dict``/``from_dict``), not a pickled River object: it is checkpointed
     like any other value and survives River upgrades.

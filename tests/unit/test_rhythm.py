@@ -47,11 +47,12 @@ def test_usual_gap_and_due_time_follow_the_learners_own_rhythm() -> None:
     sig2 = rhythm.signals(every2, every2["t1"])
     assert sig2["usual_gap_days"] == pytest.approx(2.0, abs=0.15)  # idle gap, ~2 days
     assert rhythm.signals(every7, every7["t1"])["usual_gap_days"] == pytest.approx(7.0, rel=0.05)
-    # a regular learner counts as drifting soon after their usual gap, not weeks later
+    # the due time scales with the learner's own gap: a few of their gaps, not a fixed date
     due2 = (rhythm.due_ms(every2) - every2["t1"]) / DAY_MS
     due7 = (rhythm.due_ms(every7) - every7["t1"]) / DAY_MS
-    assert 2.0 <= due2 < 4.0
-    assert 7.0 < due7 <= rhythm.MAX_DUE_DAYS
+    assert 4.0 < due2 < 14.0
+    assert 2.5 < due7 / due2 < 3.5  # (the prior pulls both toward its 3-day gap)
+    assert due7 <= rhythm.MAX_DUE_DAYS
     # sessions within 30 minutes are one session
     assert every2["ns"] == 20 and every2["n"] == 60
 
@@ -70,10 +71,44 @@ def test_risk_rises_with_silence_in_event_time_and_is_a_probability() -> None:
 
 def test_silence_means_more_for_a_regular_learner_than_for_a_sporadic_one() -> None:
     daily, monthly = _regular(1, 30), _regular(10, 6)
-    assert rhythm.risk(daily, daily["t1"] + DAY_MS) < rhythm.risk(monthly, monthly["t1"] + DAY_MS)
+    for days in (3, 6, 12):
+        assert rhythm.risk(daily, daily["t1"] + days * DAY_MS) > rhythm.risk(
+            monthly, monthly["t1"] + days * DAY_MS
+        )
+    assert rhythm.risk(daily, daily["t1"] + 8 * DAY_MS) > 0.7
+    assert rhythm.risk(monthly, monthly["t1"] + 8 * DAY_MS) < 0.05
     # six silent days break a daily rhythm more than a 10-day one
     assert rhythm.features(daily, daily["t1"] + 6 * DAY_MS)["silence_z"] > 2.0
     assert rhythm.features(monthly, monthly["t1"] + 6 * DAY_MS)["silence_z"] < 0.0
+
+
+def test_risk_is_a_survival_posterior_and_due_time_is_its_inverse() -> None:
+    s = _regular(2, 12)
+    last = s["t1"]
+    assert rhythm.risk(s, last) == pytest.approx(rhythm.DROP_PRIOR)
+    for at in (0.3, 0.6, 0.9):
+        due = rhythm.due_ms(s, at)
+        assert rhythm.risk(s, due) == pytest.approx(at, abs=1e-3)
+    assert rhythm.due_ms(s, 0.3) < rhythm.due_ms(s, 0.6) < rhythm.due_ms(s, 0.9)
+    # with no gaps yet the prior (a gap of PRIOR_GAP_HOURS, weighed as GAP_PRIOR_N gaps)
+    # decides, and uncertainty pushes the due time out
+    one: dict = {}
+    rhythm.observe(one, T0, "viewed")
+    assert rhythm.due_ms(one) - T0 > rhythm.due_ms(_regular(3, 12)) - _regular(3, 12)["t1"]
+
+
+def test_a_changed_rhythm_is_followed_and_old_sections_are_read() -> None:
+    slow = _regular(7, 10)
+    silent = 5 * DAY_MS
+    before = rhythm.risk(slow, slow["t1"] + silent)
+    for _ in range(40):  # then every day
+        rhythm.observe(slow, slow["t1"] + DAY_MS, "viewed")
+    assert rhythm.risk(slow, slow["t1"] + silent) > 3 * before
+    fast = _regular(1, 40)
+    old = {k: v for k, v in fast.items() if k not in ("hn", "hs")}  # written before hn/hs
+    assert rhythm.risk(old, old["t1"] + silent) == pytest.approx(
+        rhythm.risk(fast, fast["t1"] + silent), abs=0.1
+    )
 
 
 def test_never_seen_learner() -> None:
@@ -191,8 +226,8 @@ def test_calibrator_learns_risk_from_outcomes_and_round_trips() -> None:
         now = s["t1"] + int((rng.uniform(8, 20) if quiet else rng.uniform(0, 2)) * DAY_MS)
         cal.learn_one(rhythm.features(s, now), quiet)
     assert cal.ready
-    near = rhythm.risk(regular, regular["t1"] + DAY_MS, cal)
-    far = rhythm.risk(regular, regular["t1"] + 15 * DAY_MS, cal)
+    near = cal.predict(rhythm.features(regular, regular["t1"] + DAY_MS))
+    far = cal.predict(rhythm.features(regular, regular["t1"] + 15 * DAY_MS))
     assert near < 0.2 and far > 0.8
     again = rhythm.RiskCalibrator.from_dict(json.loads(json.dumps(cal.to_dict())))
     assert again.predict(rhythm.features(regular, regular["t1"] + 15 * DAY_MS)) == far
