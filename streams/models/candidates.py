@@ -432,7 +432,7 @@ class Context:
             if gap > MIN_GAP:
                 gaps.append((gap, s, why, target))
         gaps.sort(key=lambda g: (-g[0] - (0.1 if g[2] == "goal" else 0.0), g[1]))
-        return {s: (round(gap, 3), why, target) for gap, s, why, target in gaps}
+        return {s: (round(gap * 1e3) / 1e3, why, target) for gap, s, why, target in gaps}
 
 
 class Candidate:
