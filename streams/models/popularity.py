@@ -89,10 +89,15 @@ class Popularity:
         self.tops: dict[str, list[str]] = {}
         # team -> [[t_ms, content_id, learner_id]] completions, oldest first
         self.team: dict[str, list[list[Any]]] = {}
+        # key -> {cid: value derived from the key's counts} for readers (the ranker's
+        # log shares); emptied by every count change, so valid while counts stand still.
+        self._memo: dict[str, dict[str, float]] = {}
 
     # -- updates -----------------------------------------------------------------------
     def add(self, keys: Iterable[str], cid: str, t_ms: int, weight: float = 1.0) -> None:
         """Count one engagement with ``cid`` at event time ``t_ms`` under every key."""
+        if self._memo:
+            self._memo.clear()
         if self.t0 is None:
             self.t0 = t_ms
         f = math.exp(self._lam * (t_ms - self.t0))
@@ -189,6 +194,18 @@ class Popularity:
         if not counts:
             return {}, 0.0
         return counts, self.totals[key]
+
+    def memo(self, key: str) -> dict[str, float]:
+        """A reader's cache of per-item values derived from ``key``'s counts.
+
+        The worker ranks all learners of a batch after the batch's counts are in:
+        values such as the ranker's log shares are then shared by every learner of
+        a segment or topic. Emptied by every :meth:`add`.
+        """
+        m = self._memo.get(key)
+        if m is None:
+            m = self._memo[key] = {}
+        return m
 
     def team_finishers(self, team_id: str, now_ms: int, exclude: str = "") -> dict[str, int]:
         """content_id -> distinct teammates (not ``exclude``) who finished it in the window."""

@@ -47,6 +47,7 @@ from streams.models.candidates import (
     Context,
     ItemInfo,
 )
+from streams.models.popularity import ALL, topic_key
 
 Features = dict[str, float]
 
@@ -185,11 +186,16 @@ def scores(
     clu_counts, clu_total = ctx.clu_counts, ctx.clu_total
     team = ctx.team_finishers()
     imp, dis = ctx.imp, ctx.dis
-    want_level = ctx.want_level
+    want_get, want_level = ctx._want.get, ctx.want_level
     log = math.log
     fresh_ms = FRESH_DAYS * DAY_MS
-    # topic -> (weighted topic terms in features' order, topic counts, topic total)
-    by_topic: dict[str, tuple[tuple[float, ...], dict[str, float], float]] = {}
+    # Log shares are shared by all learners ranked between two count changes.
+    pop = ctx.pop
+    seg_logs = pop.memo(ctx.segment) if seg_total else None
+    all_logs = pop.memo(ALL) if all_total else None
+    clu_logs = pop.memo(ctx.cluster) if clu_total and ctx.cluster else {}
+    # topic -> (weighted topic terms in features' order, topic counts, total, log shares)
+    by_topic: dict[str, tuple[tuple[float, ...], dict[str, float], float, dict[str, float]]] = {}
     out: list[float] = []
     for cid, info in infos:
         if info is None:
@@ -231,7 +237,10 @@ def scores(
                 s += wgoal
             if gap:
                 s += wgap * gap
-            s += wlvl * (abs(info.level - want_level(skills[0])) / 4)
+            want = want_get(skills[0])
+            if want is None:
+                want = want_level(skills[0])
+            s += wlvl * (abs(info.level - want) / 4)
         tp = by_topic.get(topic)
         if tp is None:
             f, counts, total = ctx.topic_part(topic)
@@ -240,22 +249,41 @@ def scores(
                 terms.append(wpint)
             if "last" in f:
                 terms.append(wlast)
-            tp = by_topic[topic] = (tuple(terms), counts, total)
+            memo = pop.memo(topic_key(topic)) if total else {}
+            tp = by_topic[topic] = (tuple(terms), counts, total, memo)
         for t in tp[0]:
             s += t
         total = tp[2]
-        s += wltp * (log(tp[1].get(cid, 0.0) / total + POP_EPS) if total else LOG_POP_EPS)
-        s += wlsp * (
-            log(seg_counts.get(cid, 0.0) / seg_total + POP_EPS) if seg_total else LOG_POP_EPS
-        )
-        s += wlap * (
-            log(all_counts.get(cid, 0.0) / all_total + POP_EPS) if all_total else LOG_POP_EPS
-        )
+        if total:
+            v = tp[3].get(cid)
+            if v is None:
+                v = tp[3][cid] = log(tp[1].get(cid, 0.0) / total + POP_EPS)
+            s += wltp * v
+        else:
+            s += wltp * LOG_POP_EPS
+        if seg_logs is not None:
+            v = seg_logs.get(cid)
+            if v is None:
+                v = seg_logs[cid] = log(seg_counts.get(cid, 0.0) / seg_total + POP_EPS)
+            s += wlsp * v
+        else:
+            s += wlsp * LOG_POP_EPS
+        if all_logs is not None:
+            v = all_logs.get(cid)
+            if v is None:
+                v = all_logs[cid] = log(all_counts.get(cid, 0.0) / all_total + POP_EPS)
+            s += wlap * v
+        else:
+            s += wlap * LOG_POP_EPS
         if clu_total:
-            s += wlcp * log(clu_counts.get(cid, 0.0) / clu_total + POP_EPS)
-        n = team.get(cid)
-        if n:
-            s += wpeer * (min(n, 3) / 3)
+            v = clu_logs.get(cid)
+            if v is None:
+                v = clu_logs[cid] = log(clu_counts.get(cid, 0.0) / clu_total + POP_EPS)
+            s += wlcp * v
+        if team:
+            n = team.get(cid)
+            if n:
+                s += wpeer * (min(n, 3) / 3)
         published = info.published
         age = now - published
         if published and 0 <= age < fresh_ms:
