@@ -440,11 +440,13 @@ class Candidate:
 
     __slots__ = ("cid", "info", "sources", "evidence")
 
-    def __init__(self, cid: str, info: ItemInfo | None) -> None:
+    def __init__(
+        self, cid: str, info: ItemInfo | None, source: str | None = None, evidence: Evidence = ()
+    ) -> None:
         self.cid = cid
         self.info = info
-        self.sources: list[str] = []
-        self.evidence: list[Evidence] = []
+        self.sources: list[str] = [] if source is None else [source]
+        self.evidence: list[Evidence] = [] if source is None else [evidence]
 
     @property
     def source(self) -> str:
@@ -461,8 +463,8 @@ Pool = dict[str, Candidate]
 def _add(pool: Pool, cid: str, info: ItemInfo | None, source: str, evidence: Evidence) -> None:
     cand = pool.get(cid)
     if cand is None:
-        cand = pool[cid] = Candidate(cid, info)
-    if source not in cand.sources:
+        pool[cid] = Candidate(cid, info, source, evidence)
+    elif source not in cand.sources:
         cand.sources.append(source)
         cand.evidence.append(evidence)
 
@@ -508,13 +510,21 @@ def _from_top(
     ctx: Context, pool: Pool, key: str, source: str, cap: int, ev: Evidence, scan: int = 20
 ) -> int:
     n = 0
+    if cap <= 0:
+        return n
+    eligible = ctx.eligible
     for cid in ctx.pop.top_ids(key)[:scan]:
-        if n >= cap:
-            break
-        info = ctx.eligible(cid)
+        info = eligible(cid)
         if info is not None:
-            _add(pool, cid, info, source, ev)
+            cand = pool.get(cid)
+            if cand is None:
+                pool[cid] = Candidate(cid, info, source, ev)
+            elif source not in cand.sources:
+                cand.sources.append(source)
+                cand.evidence.append(ev)
             n += 1
+            if n >= cap:
+                break
     return n
 
 
