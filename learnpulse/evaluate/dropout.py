@@ -10,9 +10,11 @@ Protocol (printed with the results):
   count becomes that many events of that kind on that day (one session from
   10:00 UTC, events a minute apart; the data has no time of day). Every event
   goes to the learner's rhythm section (``rhythm.observe``) and to their
-  activity profile (``dropout_features.observe``, ~60 numbers). Features are
-  read from that online state at the end of a day, so nothing after that day is
-  used.
+  activity profile (``dropout_features.observe``, ~60 numbers); each course
+  counts its enrollments active per day (``dropout_features.CohortActivity``,
+  the cohort's calendar: share of the course active over its last 7 days and
+  on the last day, label-free). Features are read from that online state at
+  the end of a day, so nothing after that day is used.
 * Snapshots: after days 7, 14 and 30 of each course, every enrollment (also
   those not active yet) is read as that day's feature vector and scored.
 * Supervised, honest: the online model (River StandardScaler + logistic
@@ -32,7 +34,8 @@ Protocol (printed with the results):
   L2 logistic regression fit to convergence on the same features and folds),
   the rhythm calibrator trained on other courses' labels (LOCO), the stream
   worker's own risk (``rhythm.risk``: the learner's silence against their own
-  gaps, no learning), and single-feature baselines.
+  gaps, no learning) and the same model asked the label's question
+  (``rhythm.quiet_probability``), and single-feature baselines.
 
 Use ``run(...) -> dict`` from code or ``command`` as a typer command.
 """
@@ -83,6 +86,7 @@ ROWS = {  # key -> label, in print order
     "rhythm_self": "rhythm calibrator, 15 features, self-supervised",
     "rhythm_loco": "rhythm calibrator on other courses' labels (LOCO)",
     "rhythm_risk": "worker risk: silence hazard on own gaps (no learning)",
+    "rhythm_quiet": "same model: P(no activity in the next 10 days)",
     "base_recency": "baseline: days since last activity",
     "base_count": "baseline: total activity count",
     "base_days": "baseline: active days",
@@ -159,10 +163,20 @@ class _Learner:
         self.pending: list[tuple[int, dict[str, float]]] = []  # self-supervised checkpoints
 
 
-def _emit(learner: _Learner, day_ms: int, counts: list[int], kinds: list[str]) -> int:
+def _emit(
+    learner: _Learner,
+    day_ms: int,
+    counts: list[int],
+    kinds: list[str],
+    cohort: prof.CohortActivity | None = None,
+) -> int:
     total = sum(counts)
     if not total:
         return 0
+    if cohort is not None:
+        day = prof.new_active_day(learner.profile, day_ms + SESSION_START_MS)
+        if day is not None:
+            cohort.active_on(day)
     step = min(60_000, (12 * rhythm.HOUR_MS) // total)
     t = day_ms + SESSION_START_MS
     for kind, c in zip(kinds, counts, strict=True):
@@ -279,6 +293,7 @@ def run(
     learners: dict[str, list[_Learner]] = {
         c: [_Learner(c, e) for e in info["rows"] if e in labels] for c, info in courses.items()
     }
+    cohorts = {c: prof.CohortActivity(len(ls)) for c, ls in learners.items()}
     cal = rhythm.RiskCalibrator()
     self_model = prof.OnlineDropoutModel()
     scores: dict[str, dict[int, tuple[list[int], list[float]]]] = defaultdict(
@@ -298,7 +313,7 @@ def run(
                 info = courses[c]
                 d = (day_ms - info["start"]) // DAY_MS
                 for lr in learners[c]:
-                    events += _emit(lr, day_ms, info["rows"][lr.eid][d], info["kinds"])
+                    events += _emit(lr, day_ms, info["rows"][lr.eid][d], info["kinds"], cohorts[c])
             for c in live:  # the end-of-day sweep: settle outcomes first, then score
                 for lr in learners[c]:
                     for seen_x, quiet in rhythm.matured(lr.rhythm, end):
@@ -308,7 +323,7 @@ def run(
             for c in live:
                 day_no = (day_ms - courses[c]["start"]) // DAY_MS + 1
                 for lr in learners[c]:
-                    x = prof.features(lr.profile, end)
+                    x = prof.features(lr.profile, end, cohort=cohorts[c])
                     if day_no in CHECK_DAYS:
                         y = labels[lr.eid]
                         snaps[day_no].append((c, lr.eid, x, y))
@@ -384,6 +399,7 @@ def _score_streaming(
         if seen and cal.ready
         else prior,
         "rhythm_risk": prior,
+        "rhythm_quiet": rhythm.quiet_probability(lr.rhythm, end),
         "base_recency": (end - lr.rhythm["t1"]) / DAY_MS if seen else 99.0,
         "base_count": -float(lr.rhythm.get("n", 0)),
         "base_days": -float(lr.rhythm.get("ad", 0)),

@@ -16,7 +16,11 @@ hand-built signals, made incremental):
 * first/last active day, gaps between active days (mean, max, last);
 * a least-squares slope of log daily activity (rising or fading), from two sums;
 * intensity: events per active day, busiest day, events on the last active day,
-  sessions (30-minute gap) per active day, and days on which each kind occurred.
+  sessions (30-minute gap) per active day, and days on which each kind occurred;
+* the cohort's calendar (:class:`CohortActivity`, one per course, shared): the
+  share of the course's enrollments active over its last 7 days and on the
+  last day. The same personal activity means less in a course whose cohort is
+  fading: across courses, it is what separates their dropout rates.
 
 Public API
 ----------
@@ -24,8 +28,11 @@ Public API
     Fold ``count`` events of one ``kind`` (one of :data:`KINDS`) at ``t_ms``.
 ``kind_of(verb, object_type) -> str``
     Map a canonical learning event to a kind.
-``features(state, now_ms, *, tz="UTC") -> dict``
-    :data:`FEATURES` as of ``now_ms`` (all zeros for a learner never seen).
+``features(state, now_ms, *, tz="UTC", cohort=None) -> dict``
+    :data:`FEATURES` as of ``now_ms`` (all zeros for a learner never seen, except
+    the cohort's, which are the same for everyone in it; 0 without a cohort).
+``CohortActivity(enrolled)``
+    Distinct active enrollments per day of one course: ``mark(state_before, day)``.
 ``state_bytes(state) -> int``
     Size of the state as compact JSON.
 ``OnlineDropoutModel``
@@ -98,7 +105,10 @@ FEATURES: tuple[str, ...] = (
     "log_max_day",
     "log_last_day",
     "sessions_per_day",
+    "cohort_active7",
+    "cohort_active_last",
 )
+COHORT_DAYS = 7
 
 
 def kind_of(verb: str, object_type: str = "") -> str:
@@ -213,13 +223,56 @@ def _slope(sx: float, stx: float, days: int) -> float:
     return (n * stx - st * sx) / (n * stt - st * st)
 
 
-def features(state: State, now_ms: int, *, tz: str = "UTC") -> dict[str, float]:
+class CohortActivity:
+    """Per course (shared, not per learner): how many of its ``enrolled`` learners
+    were active on each day, for the cohort context of :func:`features`. Days
+    are local day numbers as in the profiles; only the last ``MASK_DAYS`` kept.
+
+    >>> c = CohortActivity(enrolled=4)
+    >>> for day in (10, 10, 11, 16):
+    ...     c.active_on(day)
+    >>> c.share(16), round(c.mean_share(16, 7), 3)
+    (0.25, 0.143)
+    """
+
+    def __init__(self, enrolled: int) -> None:
+        self.enrolled = max(int(enrolled), 1)
+        self.days: dict[int, int] = {}
+
+    def active_on(self, day: int) -> None:
+        """One more enrollment active on ``day`` (call once per learner and day)."""
+        self.days[day] = self.days.get(day, 0) + 1
+        if len(self.days) > MASK_DAYS:
+            del self.days[min(self.days)]
+
+    def share(self, day: int) -> float:
+        return self.days.get(day, 0) / self.enrolled
+
+    def mean_share(self, today: int, days: int) -> float:
+        return sum(self.share(today - i) for i in range(days)) / days
+
+
+def new_active_day(state: State, t_ms: int, *, tz: str = "UTC") -> int | None:
+    """The local day of ``t_ms`` if it would be a new active day for this profile
+    (call before :func:`observe`; feeds :meth:`CohortActivity.active_on`)."""
+    day = rhythm.local_ms(int(t_ms), tz) // DAY_MS
+    return day if "ld" not in state or day > state["ld"] else None
+
+
+def features(
+    state: State, now_ms: int, *, tz: str = "UTC", cohort: CohortActivity | None = None
+) -> dict[str, float]:
     """The profile as of ``now_ms`` (the day containing ``now_ms - 1`` is "today")."""
     s = state
+    today = rhythm.local_ms(now_ms - 1, tz) // DAY_MS
+    context = {
+        "cohort_active7": cohort.mean_share(today, COHORT_DAYS) if cohort else 0.0,
+        "cohort_active_last": cohort.share(today) if cohort else 0.0,
+    }
     if "t1" not in s:
-        return dict.fromkeys(FEATURES, 0.0)
+        return dict.fromkeys(FEATURES, 0.0) | context
     dt = max(now_ms - s["t1"], 0)
-    today = max(rhythm.local_ms(now_ms - 1, tz) // DAY_MS, s["ld"])
+    today = max(today, s["ld"])
     silent = today - s["ld"]
     span = today - s["d0"] + 1
     n, ad = s["n"], s["ad"]
@@ -257,6 +310,7 @@ def features(state: State, now_ms: int, *, tz: str = "UTC") -> dict[str, float]:
         log_last_day=math.log1p(s["dc"]),
         sessions_per_day=s["ns"] / ad,
     )
+    f.update(context)
     return f
 
 

@@ -383,6 +383,18 @@ def risk(section: Section, now_ms: int) -> float:
     return DROP_PRIOR / (DROP_PRIOR + (1.0 - DROP_PRIOR) * surv)
 
 
+def quiet_probability(section: Section, now_ms: int, horizon_days: float = HORIZON_DAYS) -> float:
+    """P(no activity in the next ``horizon_days``) under the same model: a drop, or
+    a gap of their own that outlasts the horizon too (the KDD Cup label's question;
+    :func:`risk` asks whether the silence so far is a drop)."""
+    if "t1" not in section:
+        return NEVER_ACTIVE_RISK
+    a, b = _posterior(section)
+    silence = max(now_ms - section["t1"], 0) / DAY_MS
+    now, later = (b / (b + silence)) ** a, (b / (b + silence + horizon_days)) ** a
+    return (DROP_PRIOR + (1.0 - DROP_PRIOR) * later) / (DROP_PRIOR + (1.0 - DROP_PRIOR) * now)
+
+
 def silence_days_at(section: Section, at_risk: float) -> float:
     """Days of silence after which :func:`risk` reaches ``at_risk`` (the inverse
     of ``risk`` in closed form; ``inf`` for ``at_risk`` >= 1)."""

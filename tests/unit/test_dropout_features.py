@@ -143,3 +143,31 @@ def test_online_model_ranks_the_silent_above_the_steady() -> None:
         > 0.5
         > model.predict_one(prof.features(_replay(steady), now))
     )
+
+
+def test_cohort_context_counts_each_active_learner_once_per_day_and_never_looks_ahead() -> None:
+    cohort = prof.CohortActivity(enrolled=4)
+    states: list[dict] = [{} for _ in range(4)]
+    active = {0: (0, 1, 2, 3), 1: (0, 1), 5: (0,), 6: (3,)}  # day -> learners active
+    for day in range(8):
+        for i in active.get(day, ()):
+            for k in range(3):  # three events the same day count once
+                t = T0 + day * DAY_MS + 10 * HOUR_MS + k * 60_000
+                d = prof.new_active_day(states[i], t)
+                if d is not None:
+                    cohort.active_on(d)
+                prof.observe(states[i], t, "video")
+        if day == 5:
+            at5 = prof.features(states[2], T0 + 6 * DAY_MS, cohort=cohort)
+    # after day 5: 7-day share (4 + 2 + 0 + 0 + 0 + 1 + 0 active of 4, over 7 days)
+    assert at5["cohort_active7"] == pytest.approx(7 / 28)
+    assert at5["cohort_active_last"] == pytest.approx(0.25)
+    later = prof.features(states[2], T0 + 6 * DAY_MS, cohort=cohort)  # after day 6 was seen
+    assert (later["cohort_active7"], later["cohort_active_last"]) == (
+        at5["cohort_active7"],
+        at5["cohort_active_last"],
+    )
+    # the same for a learner never seen, and 0 without a cohort
+    never = prof.features({}, T0 + 6 * DAY_MS, cohort=cohort)
+    assert never["cohort_active7"] == at5["cohort_active7"] and never["seen"] == 0.0
+    assert prof.features(states[2], T0 + 6 * DAY_MS)["cohort_active7"] == 0.0

@@ -97,6 +97,17 @@ def test_risk_is_a_survival_posterior_and_due_time_is_its_inverse() -> None:
     assert rhythm.due_ms(one) - T0 > rhythm.due_ms(_regular(3, 12)) - _regular(3, 12)["t1"]
 
 
+def test_quiet_probability_adds_own_long_gaps_to_the_drop_risk() -> None:
+    sporadic, regular = _regular(7, 8), _regular(1, 30)
+    for s in (sporadic, regular):
+        for d in (0, 3, 10):
+            now = s["t1"] + d * DAY_MS
+            assert rhythm.risk(s, now) <= rhythm.quiet_probability(s, now) <= 1.0
+    # ten quiet days are likely anyway for a weekly learner, not for a daily one
+    assert rhythm.quiet_probability(sporadic, sporadic["t1"]) > 0.2
+    assert rhythm.quiet_probability(regular, regular["t1"]) < 0.05
+
+
 def test_a_changed_rhythm_is_followed_and_old_sections_are_read() -> None:
     slow = _regular(7, 10)
     silent = 5 * DAY_MS
