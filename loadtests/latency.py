@@ -204,6 +204,10 @@ def main(
     batch_within_s: Annotated[
         float | None, typer.Option(help="worker setting batch_within_s (default: the worker's own)")
     ] = None,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(help="worker setting KEY=VALUE (LEARNPULSE_STREAMS_KEY), repeatable"),
+    ] = None,
 ) -> None:
     """Measure and print; see the module docstring."""
     m = harness.machine()
@@ -219,6 +223,11 @@ def main(
         KafkaSink(stack.kafka_bootstrap, topics, Counts()).reference(w.reference_records())
         port = free_port()
         extra = {} if batch_within_s is None else {"batch_within_s": str(batch_within_s)}
+        for kv in setting or []:
+            k, sep, v = kv.partition("=")
+            if not sep:
+                raise typer.BadParameter(f"--setting {kv!r}: expected KEY=VALUE")
+            extra[k.lower()] = v
         env = stack.worker_env(topics, f"lat-{int(time.time())}", port, **extra)
         module = "streams"
         if patch:

@@ -161,3 +161,14 @@ def changelog_batched() -> None:
 def bigger_polls() -> None:
     """faust settings ``broker_max_poll_records=2000``, ``stream_buffer_maxsize=16384``."""
     _settings_patch({"broker_max_poll_records": 2000, "stream_buffer_maxsize": 16384})
+
+
+STOCK_STREAM = False
+
+
+@patch
+def stock_stream() -> None:
+    """The no-op worker consumes through faust's own agent stream (``take_events``)
+    instead of ``streams.intake.BulkIntake``: the floor before decision 0012."""
+    global STOCK_STREAM
+    STOCK_STREAM = True

@@ -27,7 +27,11 @@ class StreamsSettings(BaseSettings):
     app_id: str = Field("learnpulse-streams", description="faust app id = consumer group")
     data_dir: str = Field(".lp/streams", description="faust data directory")
     batch_size: int = Field(500, description="max events per processing batch")
-    batch_within_s: float = Field(0.02, description="max wait to fill a batch, seconds")
+    batch_within_s: float = Field(
+        0.0,
+        description="after the first event of a batch, wait this long for more (0: take what "
+        "is queued; batches grow by themselves under load)",
+    )
     fetch_max_wait_ms: int = Field(
         10,
         description="consumer fetch wait (faust hard-codes 1500 ms; Tansu answers only "

@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from streams.batch import Msg
+from streams.intake import BulkIntake
 from streams.metrics import (
     BATCH_SECONDS,
     BATCH_SIZE,
@@ -24,8 +25,8 @@ log = logging.getLogger(__name__)
 QUALITY_EVERY_S = 5.0  # the rolling AUC sorts its window: not on every batch
 
 
-def to_msg(event: Any) -> Msg:
-    m = event.message
+def to_msg(m: Any) -> Msg:
+    """A faust ``Message`` as the processing's plain record."""
     return Msg(
         m.topic,
         m.partition,
@@ -40,37 +41,45 @@ def to_msg(event: Any) -> Msg:
 def register(w: Worker) -> None:
     s = w.settings
     app = w.app
-    source = app.topic(
-        s.topics.activity,
-        s.topics.profiles,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=s.partitions,
+    intake = BulkIntake(
+        app,
+        [s.topics.activity, s.topics.profiles],
+        s.partitions,
+        s.batch_size,
+        linger_s=s.batch_within_s,
     )
-
     last_quality = [0.0]
 
-    @app.agent(source, name="learn")
-    async def learn(stream: Any) -> None:
-        async for events in stream.take_events(s.batch_size, within=s.batch_within_s):
-            t0 = time.perf_counter()
-            await w.lock.acquire()
-            try:
-                await process(w, [to_msg(e) for e in events])
-            finally:
-                w.lock.release()
-            BATCH_SIZE.labels("learn").observe(len(events))
-            BATCH_SECONDS.labels("learn").observe(time.perf_counter() - t0)
-            LEARNERS_IN_STATE.set(len(w.table.data))
-            if time.monotonic() - last_quality[0] > QUALITY_EVERY_S:
-                last_quality[0] = time.monotonic()
-                roc, logloss = w.batch.skills.quality()
-                if roc is not None:
-                    MODEL_AUC.labels("skill").set(roc)
-                if logloss is not None:
-                    MODEL_LOGLOSS.labels("skill").set(logloss)
+    @app.task
+    async def learn() -> None:
+        # Not an agent: see streams/intake.py (faust's per-message stream path
+        # was most of its cost). A bug here must not leave a live process that
+        # consumes nothing, so any error stops the worker for its supervisor.
+        try:
+            async for batch in intake.batches():
+                t0 = time.perf_counter()
+                await w.lock.acquire()
+                try:
+                    await process(w, [to_msg(m) for m in batch])
+                finally:
+                    w.lock.release()
+                intake.ack(batch)
+                BATCH_SIZE.labels("learn").observe(len(batch))
+                BATCH_SECONDS.labels("learn").observe(time.perf_counter() - t0)
+                LEARNERS_IN_STATE.set(len(w.table.data))
+                if time.monotonic() - last_quality[0] > QUALITY_EVERY_S:
+                    last_quality[0] = time.monotonic()
+                    roc, logloss = w.batch.skills.quality()
+                    if roc is not None:
+                        MODEL_AUC.labels("skill").set(roc)
+                    if logloss is not None:
+                        MODEL_LOGLOSS.labels("skill").set(logloss)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.critical("the learn loop failed; exiting", exc_info=True)
+            logging.shutdown()
+            os._exit(70)
 
 
 async def process(w: Worker, msgs: list[Msg]) -> None:

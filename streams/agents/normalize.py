@@ -1,4 +1,4 @@
-"""Agent ``normalize``: raw xAPI / Caliper / Open edX records → canonical activity events.
+"""Task ``normalize``: raw xAPI / Caliper / Open edX records → canonical activity events.
 
 Tools that produce straight to Kafka write to the raw topics. Each record is
 normalised with the same code as the HTTP gateway (``services.ingest.raw``);
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -20,6 +20,7 @@ from services.ingest.errors import DecodeError, InvalidEvent
 from services.ingest.raw import normalize_raw
 from streams.agents.learn import to_msg
 from streams.batch import DeadLetter, Effects
+from streams.intake import BulkIntake
 from streams.metrics import BATCH_SECONDS, BATCH_SIZE, DEADLETTERED, EVENTS_PROCESSED
 
 if TYPE_CHECKING:
@@ -32,23 +33,17 @@ def register(w: Worker) -> None:
     s = w.settings
     t = s.topics
     formats = {t.raw_xapi: "xapi", t.raw_caliper: "caliper", t.raw_openedx: "openedx"}
-    source = w.app.topic(
-        *formats,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=s.partitions,
-    )
+    intake = BulkIntake(w.app, list(formats), s.partitions, s.batch_size, s.batch_within_s)
 
-    @w.app.agent(source, name="normalize")
-    async def normalize(stream: Any) -> None:
-        async for events in stream.take_events(s.batch_size, within=s.batch_within_s):
+    @w.app.task
+    async def normalize() -> None:
+        # The same bulk intake as ``learn`` (streams/intake.py).
+        async for batch in intake.batches():
             t0 = time.perf_counter()
             fx = Effects()
             ok = 0
-            for event in events:
-                m = to_msg(event)
+            for message in batch:
+                m = to_msg(message)
                 headers = {k: v for k, v in m.headers}
                 try:
                     records = normalize_raw(
@@ -84,5 +79,6 @@ def register(w: Worker) -> None:
                 log.critical("normalised records could not be produced; exiting", exc_info=True)
                 logging.shutdown()
                 os._exit(70)
-            BATCH_SIZE.labels("normalize").observe(len(events))
+            intake.ack(batch)
+            BATCH_SIZE.labels("normalize").observe(len(batch))
             BATCH_SECONDS.labels("normalize").observe(time.perf_counter() - t0)
