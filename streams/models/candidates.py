@@ -426,9 +426,24 @@ class Context:
         for g in self.goals:
             if targets.get(g, (0.0, ""))[0] < GOAL_TARGET:
                 targets[g] = (GOAL_TARGET, "goal")
+        # mastery(s)[0] inlined: the estimate alone, for every skill the role names.
+        fn, quiz, rated = self._mastery_fn, self.quiz, self.self_rated
+        default = min(0.6, UNKNOWN_MASTERY + 0.05 * (self.seniority - 1))
+        want = self._want
         gaps = []
         for s, (target, why) in targets.items():
-            gap = target - self.mastery(s)[0]
+            model = fn(s) if fn else None
+            if model is not None:
+                m = float(model)
+            else:
+                q = quiz.get(s)
+                if q is not None:
+                    m = q[0] / 100
+                else:
+                    r = rated.get(s)
+                    m = float(r) if r is not None else default
+            want[s] = min(5, 1 + int(m * 5))  # desired_level(m)
+            gap = target - m
             if gap > MIN_GAP:
                 gaps.append((gap, s, why, target))
         gaps.sort(key=lambda g: (-g[0] - (0.1 if g[2] == "goal" else 0.0), g[1]))

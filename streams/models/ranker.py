@@ -404,40 +404,47 @@ class SharedPrior:
             seg = self.segments[segment] = Logit(None, self.segment_lr, self.segment_l2)
         gw, sw = self.globe.weights, seg.weights
         ggt, sgt = gw.get, sw.get
+        lr_g, l2_g = self.globe.lr, self.globe.l2
+        lr_s, l2_s = seg.lr, seg.l2
         # A missing weight adds 0.0 * v, which leaves a sum starting at 0.0 unchanged.
+        # Each key occurs once in x, so the weights read for the sums are still
+        # current when the update pass writes them.
         dg = ds = dl = 0.0
         if section is None:
+            rows2 = []
             for k, v in x.items():
-                dg += ggt(k, 0.0) * v
-                ds += sgt(k, 0.0) * v
+                a = ggt(k, 0.0)
+                b = sgt(k, 0.0)
+                dg += a * v
+                ds += b * v
+                rows2.append((k, v, a, b))
+            z_g = 0.0 + dg
+            g_g = (sigmoid(z_g) - y) * weight
+            g_s = (sigmoid(z_g + ds) - y) * weight
+            for k, v, a, b in rows2:
+                gw[k] = a - lr_g * (g_g * v + l2_g * a)
+                sw[k] = b - lr_s * (g_s * v + l2_s * b)
         else:
             lw: dict[str, float] = section.setdefault("w", {})
             lgt = lw.get
+            rows3 = []
             for k, v in x.items():
-                dg += ggt(k, 0.0) * v
-                ds += sgt(k, 0.0) * v
-                dl += lgt(k, 0.0) * v
-        z_g = 0.0 + dg
-        z_s = z_g + ds
-        g_g = (sigmoid(z_g) - y) * weight
-        g_s = (sigmoid(z_s) - y) * weight
-        lr_g, l2_g = self.globe.lr, self.globe.l2
-        lr_s, l2_s = seg.lr, seg.l2
-        if section is None:
-            for k, v in x.items():
-                wk = ggt(k, 0.0)
-                gw[k] = wk - lr_g * (g_g * v + l2_g * wk)
-                wk = sgt(k, 0.0)
-                sw[k] = wk - lr_s * (g_s * v + l2_s * wk)
-        else:
+                a = ggt(k, 0.0)
+                b = sgt(k, 0.0)
+                c = lgt(k, 0.0)
+                dg += a * v
+                ds += b * v
+                dl += c * v
+                rows3.append((k, v, a, b, c))
+            z_g = 0.0 + dg
+            z_s = z_g + ds
+            g_g = (sigmoid(z_g) - y) * weight
+            g_s = (sigmoid(z_s) - y) * weight
             g_l = (sigmoid(z_s + dl) - y) * weight
-            for k, v in x.items():
-                wk = ggt(k, 0.0)
-                gw[k] = wk - lr_g * (g_g * v + l2_g * wk)
-                wk = sgt(k, 0.0)
-                sw[k] = wk - lr_s * (g_s * v + l2_s * wk)
-                wk = lgt(k, 0.0)
-                nw = round((wk - lr * (g_l * v + l2 * wk)) * 1e4) / 1e4  # = round(., 4)
+            for k, v, a, b, c in rows3:
+                gw[k] = a - lr_g * (g_g * v + l2_g * a)
+                sw[k] = b - lr_s * (g_s * v + l2_s * b)
+                nw = round((c - lr * (g_l * v + l2 * c)) * 1e4) / 1e4  # = round(., 4)
                 if nw:
                     lw[k] = nw
                 else:
