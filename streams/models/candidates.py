@@ -502,21 +502,21 @@ def from_continue(ctx: Context, pool: Pool) -> None:
 
 def from_gaps(ctx: Context, pool: Pool, max_skills: int = 4, per_skill: int = 2) -> None:
     n = 0
-    for skill, (_gap, why, target) in list(ctx.gaps.items())[:max_skills]:
+    cap = CAPS["gap"]
+    role = ctx.profile.get("role", "")
+    by_skill_level, eligible = ctx.index.by_skill_level, ctx.eligible
+    for i, (skill, (_gap, why, target)) in enumerate(ctx.gaps.items()):
+        if i >= max_skills:
+            break
         m, kind, value = ctx.mastery(skill)
         taken = 0
-        for cid in ctx.index.by_skill_level.get(skill, {}).get(desired_level(m), ()):
-            if taken >= per_skill or n >= CAPS["gap"]:
+        ev = ("gap", skill, why, target, kind, value, role)
+        for cid in by_skill_level.get(skill, {}).get(desired_level(m), ()):
+            if taken >= per_skill or n >= cap:
                 break
-            info = ctx.eligible(cid)
+            info = eligible(cid)
             if info is not None:
-                _add(
-                    pool,
-                    cid,
-                    info,
-                    "gap",
-                    ("gap", skill, why, target, kind, value, ctx.profile.get("role", "")),
-                )
+                _add(pool, cid, info, "gap", ev)
                 taken += 1
                 n += 1
 
@@ -626,10 +626,11 @@ def from_niche(ctx: Context, pool: Pool) -> None:
     topic = topics[0][0]
     scale = ctx.pop.scale(ctx.now)
     n = 0
+    cap, all_counts, prog = CAPS["niche"], ctx.all_counts, ctx.prog
     for cid in ctx.index.by_topic.get(topic, ()):
-        if n >= CAPS["niche"]:
+        if n >= cap:
             break
-        if ctx.all_counts.get(cid, 0.0) * scale >= 0.5 or cid in pool or cid in ctx.prog:
+        if all_counts.get(cid, 0.0) * scale >= 0.5 or cid in pool or cid in prog:
             continue
         info = ctx.eligible(cid)
         if (

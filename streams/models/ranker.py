@@ -125,9 +125,12 @@ def features(info: ItemInfo | None, ctx: Context, cid: str | None = None) -> Fea
                     x["goal"] = 1.0
         if gap:
             x["gap"] = gap
-        x["lvl"] = abs(info.level - ctx.want_level(skills[0])) / 4
+        want = ctx._want.get(skills[0])
+        if want is None:
+            want = ctx.want_level(skills[0])
+        x["lvl"] = abs(info.level - want) / 4
     # Choice model: P(pick) ~ P(topic) * P(item | topic), so log shares enter linearly.
-    part = ctx.topic_part(info.topic)
+    part = ctx._topic_part.get(info.topic) or ctx.topic_part(info.topic)
     x.update(part[0])
     total = part[2]
     log = math.log
@@ -139,9 +142,11 @@ def features(info: ItemInfo | None, ctx: Context, cid: str | None = None) -> Fea
     total = ctx.clu_total
     if total:
         x["lcp"] = log(ctx.clu_counts.get(cid, 0.0) / total + POP_EPS)
-    peers = ctx.team_finishers().get(cid)
-    if peers:
-        x["peer"] = min(peers, 3) / 3
+    team = ctx._team if ctx._team is not None else ctx.team_finishers()
+    if team:
+        peers = team.get(cid)
+        if peers:
+            x["peer"] = min(peers, 3) / 3
     published = info.published
     age = now - published
     if published and 0 <= age < FRESH_DAYS * DAY_MS:

@@ -307,12 +307,16 @@ class Recommender:
         learner_sec = sec if self.personal else None
         lr, l2 = self.learner_lr, self.learner_l2
         taken = 0
+        n_items, draw, eligible = len(items), rng.randrange, ctx.eligible
+        learn, segment, weight = self.prior.learn_all, ctx.segment, self.negative_weight
         for _ in range(4 * self.negatives):
-            other = items[rng.randrange(len(items))]
-            if other == cid or ctx.eligible(other) is None:
+            other = items[draw(n_items)]
+            if other == cid:
                 continue
-            x = features(ctx.index.items[other], ctx)
-            self.prior.learn_all(ctx.segment, x, 0.0, self.negative_weight, learner_sec, lr, l2)
+            info = eligible(other)
+            if info is None:
+                continue
+            learn(segment, features(info, ctx), 0.0, weight, learner_sec, lr, l2)
             taken += 1
             if taken == self.negatives:
                 break
