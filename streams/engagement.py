@@ -6,7 +6,7 @@ timer fires (``streams.agents.watch_engagement``): decide a nudge.
 
 The risk is the learner's own silence hazard (``rhythm.risk``); the due time is
 when that risk reaches the policy's ``min_risk`` (``rhythm.due_ms``), so the
-timer fires when a nudge becomes due, not on a fixed cadence (decision 0012).
+timer fires when a nudge becomes due, not on a fixed cadence (decision 0013).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class EngagementModels:
         return {"bandit": self.bandit.to_dict()}
 
     def load(self, d: dict[str, Any]) -> None:
-        # checkpoints written before decision 0012 also hold a risk calibrator: ignored
+        # checkpoints written before decision 0013 also hold a risk calibrator: ignored
         self.bandit = nudge_policy.NudgeBandit.from_dict(d["bandit"])
 
 
@@ -68,7 +68,7 @@ def observe(models: EngagementModels, state: LearnerState, ev: dict[str, Any]) -
     )
     if nudge_policy.on_activity(state["nudge"], t, models.bandit, models.config):
         NUDGE_OUTCOMES.labels("returned").inc()
-    state["rhythm"].pop("ck", None)  # calibrator checkpoints of states before decision 0012
+    state["rhythm"].pop("ck", None)  # calibrator checkpoints of states before decision 0013
 
 
 def risk_and_due(models: EngagementModels, state: LearnerState, now_ms: int) -> tuple[float, int]:

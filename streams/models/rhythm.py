@@ -26,7 +26,7 @@ object_id="", tz="UTC")``
 ``features(section, now_ms) -> dict``
     15 rhythm features for a learned model (:class:`RiskCalibrator`); the
     dropout evaluation compares such models with the risk. The worker does not
-    use them (decision 0012: a shared model trained at events never saw long
+    use them (decision 0013: a shared model trained at events never saw long
     silences, so its risk rose too slowly).
 ``checkpoint(section, now_ms)`` / ``matured(section, now_ms)``
     Self-supervised labels for a :class:`RiskCalibrator`: a checkpoint stores the
