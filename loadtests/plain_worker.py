@@ -65,6 +65,7 @@ def to_msg(m: Any) -> Msg:
 
 async def run(stop: asyncio.Event) -> None:
     from streams.agents import learn
+    from streams.metrics import BATCH_SIZE
     from streams.settings import StreamsSettings
     from streams.worker import build
 
@@ -112,6 +113,7 @@ async def run(stop: asyncio.Event) -> None:
             batch = [to_msg(m) for m in msgs if not m.error()]
             if batch:
                 await learn.process(w, batch)
+                BATCH_SIZE.labels("learn").observe(len(batch))
             if producer is not None:
                 producer.poll(0)
             if batch and time.monotonic() - last_commit >= 1.0:

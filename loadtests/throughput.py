@@ -88,6 +88,7 @@ class Run:
     broker_us: float
     redis_us: float
     rss_mb: float
+    mean_batch: float = float("nan")
 
 
 @dataclass
@@ -147,6 +148,9 @@ def run_variant(
                 spy.append(start_spy(stack, pid, profile_dir / f"{v.name}.txt"))
 
         win = harness.watch(pid, port, events, timeout, others, on_first=attach)
+        n = harness.scrape(port, "learnpulse_stream_batch_size_count")
+        total = harness.scrape(port, "learnpulse_stream_batch_size_sum")
+        mean_batch = total / n if n and total is not None else float("nan")
     finally:
         stack.stop_proc(proc)
         for sp in spy:
@@ -164,6 +168,7 @@ def run_variant(
         win.others_cpu_s[0] / win.events * 1e6,
         win.others_cpu_s[1] / win.events * 1e6,
         win.rss_mb,
+        mean_batch,
     )
 
 
@@ -206,6 +211,7 @@ def print_results(res: Results, variants: list[Variant]) -> None:
         "Tansu µs/ev",
         "Redis µs/ev",
         "RSS MB",
+        "mean batch",
         "runs (events/s)",
     ):
         t.add_column(col, justify="left" if col in ("variant", "runs (events/s)") else "right")
@@ -223,6 +229,7 @@ def print_results(res: Results, variants: list[Variant]) -> None:
             f"{m(v.name, 'broker_us'):.1f}",
             f"{m(v.name, 'redis_us'):.1f}",
             f"{m(v.name, 'rss_mb'):.0f}",
+            f"{m(v.name, 'mean_batch'):.0f}",
             " ".join(f"{r.rate:,.0f}" for r in runs),
         )
     console.print(t)

@@ -11,6 +11,7 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from streams import drain
 from streams.settings import StreamsSettings
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,8 @@ def faust_settings(s: StreamsSettings) -> dict[str, Any]:
 def create_app(s: StreamsSettings) -> faust.App:
     if s.broker_profile == "tansu":
         _patch_fetch_wait(s.fetch_max_wait_ms)
+    if s.lean_drain and not drain.install():
+        log.warning("faust %s: keeping its own drain loop (streams/drain.py)", faust.__version__)
     app = faust.App(s.app_id, **faust_settings(s))
     if s.faust_metrics:
         # faust's own sensor: rebalance, commit and producer latencies, messages

@@ -24,6 +24,10 @@ from typing import Any
 
 import faust
 
+# Event-loop turns without a new record after which a batch is closed: the
+# consumer's drain loop needs ~3 turns per record (an awaited wait_first).
+SETTLE_TURNS = 8
+
 
 async def _as_message(message: Any, *, propagate: bool = False) -> Any:
     # Replaces Channel.decode: the queue carries faust's Message itself; the
@@ -80,17 +84,26 @@ class BulkIntake:
     async def batches(self) -> AsyncIterator[list[Any]]:
         """Yield lists of faust ``Message`` objects; ack them with :meth:`ack`.
 
-        Waits for the first message, then takes what is already queued (a
-        fetch arrives as a burst), optionally lingering ``linger_s`` once to
-        let a batch fill under light load.
+        Waits for the first message, then lets the consumer finish handing
+        over the fetch it is delivering (it queues one record per few event
+        loop turns): the batch is closed once the queue stops growing for
+        ``SETTLE_TURNS`` turns, is full, or ``linger_s`` has passed. Light
+        load gets small batches at once; a backlog gets full ones.
         """
         queue = self.channel.queue
+        loop = asyncio.get_running_loop()
+        max_batch = self.max_batch
         while True:
             batch = [await queue.get()]
-            if self.linger_s and queue.qsize() < self.max_batch:
-                await asyncio.sleep(self.linger_s)
+            deadline = loop.time() + self.linger_s
+            size, still = queue.qsize(), 0
+            while size < max_batch - 1 and still < SETTLE_TURNS and loop.time() < deadline:
+                await asyncio.sleep(0)
+                grown = queue.qsize()
+                still = still + 1 if grown == size else 0
+                size = grown
             get = queue.get_nowait
-            while len(batch) < self.max_batch and not queue.empty():
+            while len(batch) < max_batch and not queue.empty():
                 batch.append(get())
             yield batch
 

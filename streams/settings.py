@@ -28,9 +28,14 @@ class StreamsSettings(BaseSettings):
     data_dir: str = Field(".lp/streams", description="faust data directory")
     batch_size: int = Field(500, description="max events per processing batch")
     batch_within_s: float = Field(
-        0.0,
-        description="after the first event of a batch, wait this long for more (0: take what "
-        "is queued; batches grow by themselves under load)",
+        0.02,
+        description="at most this long after a batch's first event to let the fetch being "
+        "delivered fill it (it closes earlier when no more records arrive)",
+    )
+    lean_drain: bool = Field(
+        True,
+        description="hand fetched records to faust's conductor without a task race per "
+        "record while flow runs (streams/drain.py, decision 0012)",
     )
     fetch_max_wait_ms: int = Field(
         10,
