@@ -77,6 +77,7 @@ from streams.models.candidates import (
     CatalogIndex,
     Context,
     ItemInfo,
+    fast_round,
     generate,
 )
 from streams.models.popularity import ALL, Popularity, cluster_key, role_key, topic_key
@@ -408,7 +409,7 @@ class Recommender:
                 {
                     "content_id": c.cid,
                     "title": c.info.title if c.info else c.cid,
-                    "score": round(sigmoid(z) * 1e4) / 1e4,  # = round(., 4), 4x cheaper
+                    "score": fast_round(sigmoid(z), 4),
                     "source": "explore" if explored else c.sources[0],
                     "reasons": explain.reasons(evidence, now_ms, tz, explored),
                 }
@@ -470,12 +471,12 @@ def _bump_affinity(sec: dict[str, Any], topic: str) -> None:
     for name, decay in (("af", AFF_FAST), ("as", AFF_SLOW)):
         aff: dict[str, float] = sec.setdefault(name, {})
         for tp in list(aff):
-            v = round(aff[tp] * decay * 1e3) / 1e3  # = round(., 3), 4x faster
+            v = fast_round(aff[tp] * decay, 3)
             if v < 0.01:
                 del aff[tp]
             else:
                 aff[tp] = v
-        aff[topic] = round((aff.get(topic, 0.0) + 1.0) * 1e3) / 1e3
+        aff[topic] = fast_round(aff.get(topic, 0.0) + 1.0, 3)
         if len(aff) > MAX_TOPICS:
             del aff[min(aff, key=lambda tp: (aff[tp], tp))]
 
@@ -486,7 +487,7 @@ def _refresh_mastery(
     m: dict[str, float] = sec.setdefault("m", {})
     for s in skills:
         m.pop(s, None)  # re-insert: dict order is recency, oldest dropped first
-        m[s] = round(float(model.mastery(section, s)) * 1e3) / 1e3
+        m[s] = fast_round(float(model.mastery(section, s)), 3)
     while len(m) > MAX_MASTERY:
         del m[next(iter(m))]
 
