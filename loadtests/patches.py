@@ -151,10 +151,21 @@ def _settings_patch(update: dict[str, object], drop: tuple[str, ...] = ()) -> No
 
 @patch
 def changelog_batched() -> None:
-    """Drop ``producer_max_batch_size=1`` (the Tansu recovery workaround): changelog
-    records batch like on a real Kafka. NOT safe on Tansu (recovery stops early);
-    measures what the workaround costs and what a Kafka deployment gets."""
+    """Drop ``producer_max_batch_size=1`` and the learner changelog's one-record
+    batches (the Tansu recovery workaround): changelog records batch like on a real
+    Kafka. NOT safe on Tansu (recovery stops early); measures what the workaround
+    costs and what a Kafka deployment gets."""
     _settings_patch({}, drop=("producer_max_batch_size",))
+    from streams import store
+
+    init = store.ChangelogProducer.__init__
+
+    def batched(
+        self: object, bootstrap: str, topic: str, one_record_batches: bool, **kw: object
+    ) -> None:
+        init(self, bootstrap, topic, False, **kw)  # type: ignore[arg-type]
+
+    store.ChangelogProducer.__init__ = batched  # type: ignore[method-assign]
 
 
 @patch
@@ -169,6 +180,8 @@ STOCK_STREAM = False
 @patch
 def stock_stream() -> None:
     """The no-op worker consumes through faust's own agent stream (``take_events``)
-    instead of ``streams.intake.BulkIntake``: the floor before decision 0012."""
+    instead of ``streams.intake.BulkIntake``, with faust's own drain loop: the
+    floor before decision 0012."""
     global STOCK_STREAM
     STOCK_STREAM = True
+    os.environ["LEARNPULSE_STREAMS_LEAN_DRAIN"] = "false"

@@ -62,6 +62,8 @@ def main() -> int:
         clusterer.stop()
         w.reader.stop()
         w.record_sink.close()
+        if w.store.changelog is not None:
+            w.store.changelog.close()
     return 0
 
 

@@ -17,7 +17,7 @@ from streams.engagement import EngagementModels
 from streams.reference import ReferenceData, ReferenceReader
 from streams.settings import StreamsSettings
 from streams.sink import RecordSink, RedisSink
-from streams.store import TableStore
+from streams.store import ChangelogProducer, TableStore
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ class Worker:
     batch: LearnBatch
     redis_sink: RedisSink
     record_sink: RecordSink
+    store: TableStore
     # The learn agent and the silence timer both change learner states; they
     # take turns so neither saves over the other's update.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -49,6 +50,14 @@ def build(s: StreamsSettings) -> Worker:
             key_type=str, value_type=bytes, key_serializer="json", value_serializer="raw"
         ),
     )
+    store = TableStore(
+        table,
+        ChangelogProducer(
+            s.kafka_bootstrap,
+            table.changelog_topic.get_topic_name(),
+            one_record_batches=s.broker_profile == "tansu",
+        ),
+    )
     reference = ReferenceData()
     centroids = CentroidCache()
     reader = ReferenceReader(s.kafka_bootstrap, topics, reference, centroids=centroids)
@@ -63,7 +72,7 @@ def build(s: StreamsSettings) -> Worker:
         reader=reader,
         batch=LearnBatch(
             topics,
-            TableStore(table),
+            store,
             reference,
             k=s.reco_k,
             models=EngagementModels(config=s.nudge_config()),
@@ -72,6 +81,7 @@ def build(s: StreamsSettings) -> Worker:
         ),
         redis_sink=RedisSink(client, s.redis_ttl_s, s.nudge_stream_maxlen),
         record_sink=RecordSink(s.kafka_bootstrap, topics.deadletter),
+        store=store,
     )
     learn.register(w)
     watch_engagement.register(w)

@@ -63,6 +63,9 @@ def register(w: Worker) -> None:
                     await process(w, [to_msg(m) for m in batch])
                 finally:
                     w.lock.release()
+                # The batch's states are durable before its offsets can be
+                # committed (faust commits what is acked).
+                await w.store.flush()
                 intake.ack(batch)
                 BATCH_SIZE.labels("learn").observe(len(batch))
                 BATCH_SECONDS.labels("learn").observe(time.perf_counter() - t0)

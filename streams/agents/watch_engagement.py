@@ -109,5 +109,6 @@ async def tick(
     await w.redis_sink.write(fx)
     await w.record_sink.write(fx)
     batch.save_states(fx)
+    await w.store.flush()
     await index.ack([(p, lid) for p, lid, _ in claimed], now_ms + LEASE_MS)
     return len(claimed)
