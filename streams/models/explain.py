@@ -188,7 +188,11 @@ def reasons(
     evidence: Sequence[Sequence[Any]], now_ms: int, tz: str = "UTC", explored: bool = False
 ) -> list[str]:
     """Up to :data:`MAX_REASONS` sentences, strongest evidence first."""
-    out = [r for r in (_memo_reason(ev, now_ms, tz) for ev in evidence[:MAX_REASONS]) if r]
+    out = []
+    for ev in evidence[:MAX_REASONS]:
+        r = _memo_reason(ev, now_ms, tz)
+        if r:
+            out.append(r)
     if explored:
         out.append(EXPLORE_NOTE)
     return out
