@@ -222,6 +222,15 @@ def _shares(weights: Mapping[str, float] | None) -> dict[str, float]:
     return {t: w / total for t, w in weights.items()} if total > 0 else {}
 
 
+def _share(weights: Mapping[str, float], key: str) -> float:
+    """``_shares(weights).get(key, 0.0)`` without the other shares."""
+    w = weights.get(key)
+    if w is None:
+        return 0.0
+    total = sum(weights.values())
+    return w / total if total > 0 else 0.0
+
+
 class Context:
     """One learner at one moment: what sources and ranker features read."""
 
@@ -239,8 +248,10 @@ class Context:
         "imp",
         "dis",
         "quiz",
-        "aff_fast",
-        "aff_slow",
+        "_af",
+        "_as",
+        "_aff_fast",
+        "_aff_slow",
         "last_topic",
         "interests",
         "goals",
@@ -297,8 +308,11 @@ class Context:
         self.imp: Mapping[str, int] = sec.get("imp") or {}
         self.dis: Mapping[str, int] = sec.get("dis") or {}
         self.quiz: Mapping[str, list[Any]] = sec.get("q") or {}
-        self.aff_fast = _shares(sec.get("af"))
-        self.aff_slow = _shares(sec.get("as"))
+        # Topic affinities as shares, computed when first read (observe reads one topic).
+        self._af: Mapping[str, float] = sec.get("af") or {}
+        self._as: Mapping[str, float] = sec.get("as") or {}
+        self._aff_fast: dict[str, float] | None = None
+        self._aff_slow: dict[str, float] | None = None
         self.last_topic: str = sec.get("lt", "")
         self.interests = frozenset(profile.get("interests") or ())
         self.goals = frozenset(profile.get("goals") or ())
@@ -328,6 +342,20 @@ class Context:
             paths = index.paths_for(learner_id, self.team)
         self.path_next = self._path_next(paths)
         self.gaps = self._gaps(role_skills or {})
+
+    @property
+    def aff_fast(self) -> dict[str, float]:
+        """Shares of the fast-decaying topic affinities (recent picks)."""
+        if self._aff_fast is None:
+            self._aff_fast = _shares(self._af)
+        return self._aff_fast
+
+    @property
+    def aff_slow(self) -> dict[str, float]:
+        """Shares of the slow-decaying topic affinities."""
+        if self._aff_slow is None:
+            self._aff_slow = _shares(self._as)
+        return self._aff_slow
 
     # -- learner facts -------------------------------------------------------------------
     def mastery(self, skill: str) -> tuple[float, str, float]:
@@ -372,8 +400,8 @@ class Context:
         hit = self._topic_part.get(topic)
         if hit is None:
             f = {
-                "laf": math.log(self.aff_fast.get(topic, 0.0) + AFF_EPS),
-                "las": math.log(self.aff_slow.get(topic, 0.0) + AFF_EPS),
+                "laf": math.log(_share(self._af, topic) + AFF_EPS),
+                "las": math.log(_share(self._as, topic) + AFF_EPS),
             }
             if topic in self.interests:
                 f["pint"] = 1.0

@@ -126,6 +126,8 @@ def features(info: ItemInfo | None, ctx: Context, cid: str | None = None) -> Fea
                     x["goal"] = 1.0
         if gap:
             x["gap"] = gap
+        # Context's caches read directly (method calls are a fifth of this function);
+        # the methods fill them on a miss.
         want = ctx._want.get(skills[0])
         if want is None:
             want = ctx.want_level(skills[0])
