@@ -687,12 +687,16 @@ def from_interest(ctx: Context, pool: Pool) -> None:
             else 0
         )
         if n < per:  # a topic nobody engaged with yet: its easiest items
+            most = ctx.seniority + 1
+            ev = ("interest", topic, why)
             for cid in ctx.index.by_topic.get(topic, ()):
                 if n >= per:
                     break
+                if cid in pool:
+                    continue
                 info = ctx.eligible(cid)
-                if info is not None and cid not in pool and info.level <= ctx.seniority + 1:
-                    _add(pool, cid, info, "interest", ("interest", topic, why))
+                if info is not None and info.level <= most:
+                    _add(pool, cid, info, "interest", ev)
                     n += 1
 
 

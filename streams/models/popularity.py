@@ -92,6 +92,8 @@ class Popularity:
         # key -> {cid: value derived from the key's counts} for readers (the ranker's
         # log shares); emptied by every count change, so valid while counts stand still.
         self._memo: dict[str, dict[str, float]] = {}
+        # team -> (now_ms, content_id -> teammates who finished it in the window)
+        self._finishers: dict[str, tuple[int, dict[str, set[str]]]] = {}
 
     # -- updates -----------------------------------------------------------------------
     def add(self, keys: Iterable[str], cid: str, t_ms: int, weight: float = 1.0) -> None:
@@ -155,6 +157,7 @@ class Popularity:
 
     def add_team_completion(self, team_id: str, cid: str, learner_id: str, t_ms: int) -> None:
         """Remember that ``learner_id`` of ``team_id`` finished ``cid`` at ``t_ms``."""
+        self._finishers.pop(team_id, None)
         rows = self.team.setdefault(team_id, [])
         rows.append([t_ms, cid, learner_id])
         horizon = t_ms - self.team_days * DAY_MS
@@ -212,12 +215,23 @@ class Popularity:
         rows = self.team.get(team_id)
         if not rows:
             return {}
-        horizon = now_ms - self.team_days * DAY_MS
-        who: dict[str, set[str]] = {}
-        for t, cid, lid in rows:
-            if horizon <= t <= now_ms and lid != exclude:
-                who.setdefault(cid, set()).add(lid)
-        return {cid: len(s) for cid, s in who.items()}
+        # The worker asks for every changed learner of a team at one batch time.
+        hit = self._finishers.get(team_id)
+        if hit is not None and hit[0] == now_ms:
+            who = hit[1]
+        else:
+            horizon = now_ms - self.team_days * DAY_MS
+            who = {}
+            for t, cid, lid in rows:
+                if horizon <= t <= now_ms:
+                    who.setdefault(cid, set()).add(lid)
+            self._finishers[team_id] = (now_ms, who)
+        out = {}
+        for cid, s in who.items():
+            n = len(s) - (exclude in s)
+            if n:
+                out[cid] = n
+        return out
 
     # -- checkpoint --------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
