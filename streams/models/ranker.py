@@ -173,7 +173,7 @@ def scores(
     The hot path of :meth:`Recommender.recommend` (a few dozen candidates per
     call): weights are read once per call, per-topic terms once per topic, and
     the terms are added in :func:`features`' key order so every score is
-    bit-identical to the dict version (``tests/unit/test_ranker.py`` checks it).
+    bit-identical to the dict version (``tests/unit/test_recommend.py`` checks it).
     """
     get = w.get
     wb, wdur = get("b", 0.0), get("dur", 0.0)
