@@ -165,7 +165,7 @@ def changelog_batched() -> None:
     ) -> None:
         init(self, bootstrap, topic, False, **kw)  # type: ignore[arg-type]
 
-    store.ChangelogProducer.__init__ = batched  # type: ignore[method-assign]
+    store.ChangelogProducer.__init__ = batched  # type: ignore[method-assign,assignment]
 
 
 @patch

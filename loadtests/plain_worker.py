@@ -6,7 +6,9 @@ The learner processing is the real worker's: ``streams.worker.build`` assembles
 the same ``LearnBatch``, ``RedisSink`` and ``RecordSink`` (its faust app is built
 but never started), and each batch goes through ``streams.agents.learn.process``
 (decode, dedupe, state, models, ranking, one Redis pipeline, audit records,
-then the states are saved). Only the transport differs: a confluent-kafka
+then the states are saved), and the same interest-clustering thread runs
+beside it (``ClusterAgent``, as ``python -m streams`` starts it). Only the
+transport differs: a confluent-kafka
 consumer, learner states in a dict plus a changelog topic produced with
 librdkafka (``LP_PLAIN_CHANGELOG=0`` turns that off), offsets committed every
 second after the changelog is flushed. uvloop runs the event loop.
@@ -94,6 +96,10 @@ async def run(stop: asyncio.Event) -> None:
         start_http_server(s.metrics_port, addr=s.metrics_host)
     w.reader.start()
     w.reader.wait_idle(30)
+    from streams.agents.cluster_interests import ClusterAgent
+
+    clusterer = ClusterAgent(w)
+    clusterer.start()
     consumer = Consumer(
         {
             "bootstrap.servers": s.kafka_bootstrap,
@@ -124,6 +130,7 @@ async def run(stop: asyncio.Event) -> None:
             await asyncio.sleep(0)  # let signal handlers and the Redis client breathe
     finally:
         consumer.close()
+        clusterer.stop()
         w.reader.stop()
         w.record_sink.close()
         if producer is not None:

@@ -259,6 +259,10 @@ def main(
         typer.Option(help="NAME or NAME=KIND+patch..., repeatable (default: noop, real, plain)"),
     ] = None,
     timeout: Annotated[float, typer.Option(help="max seconds per variant run")] = 240.0,
+    keep_logs: Annotated[
+        Path | None,
+        typer.Option(help="keep the stack's working directory (worker logs) here"),
+    ] = None,
     seed: Annotated[int, typer.Option(help="organisation seed")] = 7,
     profile: Annotated[
         Path | None,
@@ -281,7 +285,7 @@ def main(
         f"{events:,} events from {learners:,} learners encoded in {time.perf_counter() - t0:.1f} s"
     )
     res = Results(events, learners)
-    with harness.bench_stack() as stack, Progress(console=console, transient=True) as prog:
+    with harness.bench_stack(keep_logs) as stack, Progress(console=console, transient=True) as prog:
         passes = repeats + (1 if profile else 0)
         task = prog.add_task("runs", total=passes * len(variants))
         for rep in range(passes):

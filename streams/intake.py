@@ -19,7 +19,7 @@ processed, as it did for the agent.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import faust
@@ -111,3 +111,34 @@ class BulkIntake:
         consumer = self.app.consumer
         for message in batch:
             message.ack(consumer)
+
+
+class FlushThenAck:
+    """Acks batches once their changelog records are acknowledged, off the batch path.
+
+    A batch's offsets may be committed only after its states are durable, but
+    waiting for that before taking the next batch costs a broker round trip
+    per batch (on Tansu, one request per state record: ~30 ms for 500). Here
+    the next batch is processed while one flush covers every record produced
+    so far; its batches are acked when it returns, in order. A failed flush
+    stops the worker (nothing after it is acked).
+    """
+
+    def __init__(self, intake: BulkIntake, flush: Callable[[], Awaitable[None]]) -> None:
+        self.intake = intake
+        self.flush = flush
+        self.waiting: list[list[Any]] = []
+        self.wake = asyncio.Event()
+
+    def add(self, batch: list[Any]) -> None:
+        self.waiting.append(batch)
+        self.wake.set()
+
+    async def run(self) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            batches, self.waiting = self.waiting, []
+            await self.flush()
+            for batch in batches:
+                self.intake.ack(batch)

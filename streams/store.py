@@ -54,9 +54,12 @@ class ChangelogProducer:
         conf.update(extra or {})
         self.producer = Producer(conf)
         self.topic = topic
+        self.sent = 0
+        self.settled = 0  # delivered or failed
         self._errors: list[KafkaError] = []
 
     def _on_delivery(self, err: KafkaError | None, _msg: Any) -> None:
+        self.settled += 1
         if err is not None:
             self._errors.append(err)
 
@@ -70,22 +73,32 @@ class ChangelogProducer:
                     partition=partition,
                     on_delivery=self._on_delivery,
                 )
+                self.sent += 1
                 return
             except BufferError:
                 self.producer.poll(0.05)
 
-    async def flush(self) -> None:
-        """Wait until every record sent so far is acknowledged (before offsets are acked)."""
-        if not len(self.producer):
-            self.producer.poll(0)
-        else:
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(None, self.producer.flush, 30)
-        if len(self.producer) or self._errors:
+    async def flush(self, timeout_s: float = 30.0) -> None:
+        """Wait until every record sent before this call is acknowledged.
+
+        Not ``Producer.flush``: that waits for an empty queue, which under
+        steady load (records sent while it waits) may take as long as the load
+        lasts.
+        """
+        target = self.sent
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self.settled < target and not self._errors:
+            if loop.time() > deadline:
+                raise ChangelogError(
+                    f"{target - self.settled} changelog records not acknowledged "
+                    f"in {timeout_s:.0f} s"
+                )
+            # poll serves the delivery callbacks; in a thread, not to block the loop
+            await loop.run_in_executor(None, self.producer.poll, 0.05)
+        if self._errors:
             errs, self._errors = self._errors, []
-            raise ChangelogError(
-                f"{len(self.producer)} changelog records not acknowledged: {errs[:3]}"
-            )
+            raise ChangelogError(f"changelog records failed: {errs[:3]}")
 
     def close(self) -> None:
         self.producer.flush(10)

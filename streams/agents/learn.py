@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from streams.batch import Msg
-from streams.intake import BulkIntake
+from streams.intake import BulkIntake, FlushThenAck
 from streams.metrics import (
     BATCH_SECONDS,
     BATCH_SIZE,
@@ -49,6 +49,18 @@ def register(w: Worker) -> None:
         linger_s=s.batch_within_s,
     )
     last_quality = [0.0]
+    acker = FlushThenAck(intake, w.store.flush)
+
+    @app.task
+    async def ack_durable() -> None:
+        try:
+            await acker.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.critical("learner states could not be made durable; exiting", exc_info=True)
+            logging.shutdown()
+            os._exit(70)
 
     @app.task
     async def learn() -> None:
@@ -63,10 +75,9 @@ def register(w: Worker) -> None:
                     await process(w, [to_msg(m) for m in batch])
                 finally:
                     w.lock.release()
-                # The batch's states are durable before its offsets can be
-                # committed (faust commits what is acked).
-                await w.store.flush()
-                intake.ack(batch)
+                # Its offsets are acked (and so committed) once its states are
+                # durable, while the next batch is processed.
+                acker.add(batch)
                 BATCH_SIZE.labels("learn").observe(len(batch))
                 BATCH_SECONDS.labels("learn").observe(time.perf_counter() - t0)
                 LEARNERS_IN_STATE.set(len(w.table.data))
