@@ -185,3 +185,4 @@ def stock_stream() -> None:
     global STOCK_STREAM
     STOCK_STREAM = True
     os.environ["LEARNPULSE_STREAMS_LEAN_DRAIN"] = "false"
+
