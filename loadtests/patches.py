@@ -186,3 +186,22 @@ def stock_stream() -> None:
     STOCK_STREAM = True
     os.environ["LEARNPULSE_STREAMS_LEAN_DRAIN"] = "false"
 
+
+
+@patch
+def no_faust_metrics() -> None:
+    """``LEARNPULSE_STREAMS_FAUST_METRICS=false``: no faust sensor on every record."""
+    os.environ["LEARNPULSE_STREAMS_FAUST_METRICS"] = "false"
+
+
+@patch
+def slow_timers() -> None:
+    """Housekeeping and silence timers 60x rarer: what they cost per event."""
+    os.environ.update(
+        {
+            "LEARNPULSE_STREAMS_SILENCE_TICK_S": "60",
+            "LEARNPULSE_STREAMS_LAG_SAMPLE_S": "900",
+            "LEARNPULSE_STREAMS_CHECKPOINT_EVERY_S": "1800",
+            "LEARNPULSE_STREAMS_CLUSTER_PUBLISH_EVERY_S": "300",
+        }
+    )

@@ -22,7 +22,7 @@ from learnpulse.topics import Topics
 from streams import clustering, engagement
 from streams.metrics import DEADLETTERED, EVENTS_PROCESSED, STATE_BYTES
 from streams.models import learner, recommend
-from streams.models.state import LearnerState, new_state
+from streams.models.state import LearnerState, new_state, pack, unpack
 from streams.reference import ReferenceData
 from streams.skills import SkillTracker
 
@@ -127,7 +127,7 @@ class LearnBatch:
     # -- state ---------------------------------------------------------------
     def load(self, learner_id: str) -> LearnerState:
         raw = self.store.get(learner_id)
-        return new_state() if raw is None else orjson.loads(raw)
+        return new_state() if raw is None else unpack(raw)
 
     # -- one batch -----------------------------------------------------------
     def handle(self, msgs: list[Msg]) -> Effects:
@@ -193,7 +193,7 @@ class LearnBatch:
                 fx.due.append((partitions[learner_id], learner_id, due))
             self._project(learner_id, state, trigger, now_ms, fx)
         for learner_id, state in states.items():
-            raw = orjson.dumps(state)
+            raw = pack(state)
             STATE_BYTES.observe(len(raw))
             fx.states[learner_id] = (raw, partitions[learner_id])
         update = self.interest.drain()

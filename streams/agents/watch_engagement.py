@@ -20,6 +20,7 @@ from learnpulse import keys
 from streams import clustering, engagement
 from streams.batch import Effects, public_state
 from streams.metrics import LEARNERS_AT_RISK, NUDGES
+from streams.models.state import pack, unpack
 from streams.silence import SilenceIndex
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ async def tick(
         raw = batch.store.get(learner_id)
         if raw is None:
             continue  # state not here (a stale index entry after a reassignment)
-        state = orjson.loads(raw)
+        state = unpack(raw)
         reco = state.get("top")  # the learner's current first recommendation
         profile = state.get("profile") or {}
         paths = batch.ref.paths_for(learner_id, profile.get("team_id", ""))
@@ -105,7 +106,7 @@ async def tick(
         fx.redis_values[keys.state(learner_id)] = orjson.dumps(
             public_state(learner_id, state, now_ms)
         )
-        fx.states[learner_id] = (orjson.dumps(state), partition)
+        fx.states[learner_id] = (pack(state), partition)
     await w.redis_sink.write(fx)
     await w.record_sink.write(fx)
     batch.save_states(fx)

@@ -1,0 +1,31 @@
+"""Stored learner states: LZ4-packed when large, plain JSON when small; both load."""
+
+from __future__ import annotations
+
+import orjson
+
+from streams.models.state import PACK_FROM, new_state, pack, unpack
+
+
+def busy_state() -> dict:
+    st = new_state()
+    st["done"] = {f"video-javascript-{i:04d}": 1736198786353 + i * 86_400_000 for i in range(40)}
+    st["ranker"] = {"w": {f"t:topic-{i}": 0.1234 * i for i in range(30)}, "n": 243}
+    st["interest"] = {"w": {f"s:skill-{i}": 19.87 + i for i in range(25)}}
+    return st
+
+
+def test_large_states_are_packed_smaller_and_read_back_exactly() -> None:
+    st = busy_state()
+    plain = orjson.dumps(st)
+    assert len(plain) >= PACK_FROM
+    raw = pack(st)
+    assert len(raw) < 0.7 * len(plain)
+    assert unpack(raw) == st
+
+
+def test_small_states_stay_plain_json_and_old_plain_values_still_load() -> None:
+    st = new_state()
+    assert pack(st) == orjson.dumps(st)
+    # What workers before packing wrote to the changelog: plain JSON, any size.
+    assert unpack(orjson.dumps(busy_state())) == busy_state()
