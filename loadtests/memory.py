@@ -40,6 +40,7 @@ import schemas
 from learnpulse.synth import Organisation
 from learnpulse.topics import Topics
 from loadtests.generate import Clock, Workload
+from streams.models.state import unpack
 
 console = Console(width=150)
 
@@ -124,12 +125,11 @@ def drive(
 
 
 def state_table(title: str, data: dict[str, bytes]) -> Table:
-    import orjson
 
     sizes = sorted(len(v) for v in data.values())
     by_n: dict[str, list[int]] = {}
     for v in data.values():
-        n = orjson.loads(v).get("n", 0)
+        n = unpack(v).get("n", 0)
         bucket = (
             "0 (profile only)"
             if n == 0
