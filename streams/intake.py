@@ -2,7 +2,7 @@
 
 A faust agent over ``take_events`` pays, per message, for an ``Event`` object,
 the stream's processor chain, the take buffer's bookkeeping and an awaited ack;
-measured here that was most of faust's ~80 µs per message (decision 0012). Its
+measured here that was most of faust's ~100 µs per record (decision 0012). Its
 batch also waits a fixed ``within`` window from the start of each wait, so an
 event arriving early in the window waits for the rest of it.
 

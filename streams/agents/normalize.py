@@ -8,6 +8,7 @@ and origin in headers, is counted, and processing goes on.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -37,7 +38,19 @@ def register(w: Worker) -> None:
 
     @w.app.task
     async def normalize() -> None:
-        # The same bulk intake as ``learn`` (streams/intake.py).
+        # The same bulk intake as ``learn`` (streams/intake.py), and the same
+        # rule: an unexpected error stops the worker rather than leaving a live
+        # process that no longer consumes.
+        try:
+            await run(intake)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.critical("the normalize loop failed; exiting", exc_info=True)
+            logging.shutdown()
+            os._exit(70)
+
+    async def run(intake: BulkIntake) -> None:
         async for batch in intake.batches():
             t0 = time.perf_counter()
             fx = Effects()
