@@ -15,6 +15,7 @@ topic: recovery and standbys are unchanged.
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import orjson
@@ -57,11 +58,16 @@ class ChangelogProducer:
         self.sent = 0
         self.settled = 0  # delivered or failed
         self._errors: list[KafkaError] = []
+        # Delivery callbacks run in whichever thread polls (the flush's executor
+        # thread, a timer's flush, or send() when the queue is full): count
+        # under a lock so no settlement is lost to a race.
+        self._settle_lock = threading.Lock()
 
     def _on_delivery(self, err: KafkaError | None, _msg: Any) -> None:
-        self.settled += 1
-        if err is not None:
-            self._errors.append(err)
+        with self._settle_lock:
+            self.settled += 1
+            if err is not None:
+                self._errors.append(err)
 
     def send(self, partition: int, key: bytes, value: bytes) -> None:
         while True:
