@@ -187,7 +187,6 @@ def stock_stream() -> None:
     os.environ["LEARNPULSE_STREAMS_LEAN_DRAIN"] = "false"
 
 
-
 @patch
 def no_faust_metrics() -> None:
     """``LEARNPULSE_STREAMS_FAUST_METRICS=false``: no faust sensor on every record."""
