@@ -125,8 +125,10 @@ class FlushThenAck:
     stops the worker (nothing after it is acked).
     """
 
-    def __init__(self, intake: BulkIntake, flush: Callable[[], Awaitable[None]]) -> None:
-        self.intake = intake
+    def __init__(
+        self, ack: Callable[[list[Any]], None], flush: Callable[[], Awaitable[None]]
+    ) -> None:
+        self.ack = ack
         self.flush = flush
         self.waiting: list[list[Any]] = []
         self.wake = asyncio.Event()
@@ -142,4 +144,4 @@ class FlushThenAck:
             batches, self.waiting = self.waiting, []
             await self.flush()
             for batch in batches:
-                self.intake.ack(batch)
+                self.ack(batch)

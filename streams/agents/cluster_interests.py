@@ -15,7 +15,6 @@ commit: the published snapshot records which offset the model has learned.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,7 @@ import redis
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer
 
 from streams import clustering
+from streams.fatal import stop_worker
 from streams.metrics import DEADLETTERED, EVENTS_PROCESSED
 
 if TYPE_CHECKING:
@@ -83,9 +83,7 @@ class ClusterAgent(threading.Thread):
         try:
             self._loop()
         except Exception:
-            log.critical("clusterer failed; exiting so the worker restarts", exc_info=True)
-            logging.shutdown()
-            os._exit(70)
+            stop_worker("clusterer failed")
 
     def _loop(self) -> None:
         self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from typing import TYPE_CHECKING, Any
 
 from streams.batch import Msg
+from streams.fatal import stop_worker
 from streams.intake import BulkIntake, FlushThenAck
 from streams.metrics import (
     BATCH_SECONDS,
@@ -49,7 +49,7 @@ def register(w: Worker) -> None:
         linger_s=s.batch_within_s,
     )
     last_quality = [0.0]
-    acker = FlushThenAck(intake, w.store.flush)
+    acker = FlushThenAck(intake.ack, w.store.flush)
 
     @app.task
     async def ack_durable() -> None:
@@ -58,9 +58,7 @@ def register(w: Worker) -> None:
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.critical("learner states could not be made durable; exiting", exc_info=True)
-            logging.shutdown()
-            os._exit(70)
+            stop_worker("learner states could not be made durable")
 
     @app.task
     async def learn() -> None:
@@ -91,9 +89,7 @@ def register(w: Worker) -> None:
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.critical("the learn loop failed; exiting", exc_info=True)
-            logging.shutdown()
-            os._exit(70)
+            stop_worker("the learn loop failed")
 
 
 async def process(w: Worker, msgs: list[Msg]) -> None:
@@ -104,10 +100,6 @@ async def process(w: Worker, msgs: list[Msg]) -> None:
         # costs the slower round trip, not the sum.
         await asyncio.gather(w.redis_sink.write(fx), w.record_sink.write(fx))
     except Exception:
-        # faust would log an agent crash and keep the process alive doing
-        # nothing; exit instead so the supervisor restarts us, with this batch
-        # neither saved nor committed (it is processed again).
-        log.critical("effects of a batch could not be written; exiting", exc_info=True)
-        logging.shutdown()
-        os._exit(70)
+        # This batch is neither saved nor committed: it is processed again.
+        stop_worker("effects of a batch could not be written")
     w.batch.save_states(fx)

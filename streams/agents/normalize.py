@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from typing import TYPE_CHECKING
 
@@ -21,6 +20,7 @@ from services.ingest.errors import DecodeError, InvalidEvent
 from services.ingest.raw import normalize_raw
 from streams.agents.learn import to_msg
 from streams.batch import DeadLetter, Effects
+from streams.fatal import stop_worker
 from streams.intake import BulkIntake
 from streams.metrics import BATCH_SECONDS, BATCH_SIZE, DEADLETTERED, EVENTS_PROCESSED
 
@@ -46,9 +46,7 @@ def register(w: Worker) -> None:
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.critical("the normalize loop failed; exiting", exc_info=True)
-            logging.shutdown()
-            os._exit(70)
+            stop_worker("the normalize loop failed")
 
     async def run(intake: BulkIntake) -> None:
         async for batch in intake.batches():
@@ -86,12 +84,8 @@ def register(w: Worker) -> None:
                 DEADLETTERED.labels("normalize", dl.reason).inc()
             if ok:
                 EVENTS_PROCESSED.labels("normalize", "applied").inc(ok)
-            try:
-                await w.record_sink.write(fx)
-            except Exception:
-                log.critical("normalised records could not be produced; exiting", exc_info=True)
-                logging.shutdown()
-                os._exit(70)
+            # A failure here stops the worker (above) before this batch is acked.
+            await w.record_sink.write(fx)
             intake.ack(batch)
             BATCH_SIZE.labels("normalize").observe(len(batch))
             BATCH_SECONDS.labels("normalize").observe(time.perf_counter() - t0)

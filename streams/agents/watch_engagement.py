@@ -9,7 +9,6 @@ a learner fires once per window even with two workers.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import TYPE_CHECKING
 
@@ -19,6 +18,7 @@ import schemas
 from learnpulse import keys
 from streams import clustering, engagement
 from streams.batch import Effects, public_state
+from streams.fatal import stop_worker
 from streams.metrics import LEARNERS_AT_RISK, NUDGES
 from streams.models.state import pack, unpack
 from streams.silence import SilenceIndex
@@ -47,9 +47,7 @@ def register(w: Worker) -> None:
             try:
                 await tick(w, index, parts, now_ms, at_risk)
             except Exception:
-                log.critical("silence tick failed; exiting so the worker restarts", exc_info=True)
-                logging.shutdown()
-                os._exit(70)
+                stop_worker("silence tick failed")
         LEARNERS_AT_RISK.set(sum(1 for r in at_risk.values() if r >= 0.5))
 
 

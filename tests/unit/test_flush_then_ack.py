@@ -27,7 +27,7 @@ def test_batches_are_acked_after_the_flush_that_covers_them() -> None:
             await release.wait()
             release.clear()
 
-        acker = FlushThenAck(intake, flush)  # type: ignore[arg-type]
+        acker = FlushThenAck(intake.ack, flush)
         task = asyncio.create_task(acker.run())
         acker.add(["a1", "a2"])
         await asyncio.sleep(0.01)
@@ -61,7 +61,7 @@ def test_a_failed_flush_acks_nothing() -> None:
         async def flush() -> None:
             raise RuntimeError("broker gone")
 
-        acker = FlushThenAck(intake, flush)  # type: ignore[arg-type]
+        acker = FlushThenAck(intake.ack, flush)
         acker.add(["a1"])
         try:
             await acker.run()
