@@ -19,8 +19,8 @@ import orjson
 import schemas
 from learnpulse import keys
 from learnpulse.topics import Topics
-from streams import clustering, engagement
-from streams.metrics import DEADLETTERED, EVENTS_PROCESSED, STATE_BYTES
+from streams import clustering, engagement, listcache
+from streams.metrics import DEADLETTERED, EVENTS_PROCESSED, LISTS_RENDERED, STATE_BYTES
 from streams.models import learner, recommend
 from streams.models.state import LearnerState, new_state, pack, unpack
 from streams.reference import ReferenceData
@@ -110,6 +110,7 @@ class LearnBatch:
         models: engagement.EngagementModels | None = None,
         centroids: clustering.CentroidCache | None = None,
         k_min: int = 5,
+        lists: listcache.ListCache | None = None,
     ) -> None:
         self.topics = topics
         self.store = store
@@ -123,6 +124,7 @@ class LearnBatch:
         self.centroids = centroids or clustering.CentroidCache()
         self.k_min = k_min
         self.interest = clustering.InterestTracker(self.centroids, k_min=k_min)
+        self.lists = lists if lists is not None else listcache.ListCache()
 
     # -- state ---------------------------------------------------------------
     def load(self, learner_id: str) -> LearnerState:
@@ -135,6 +137,8 @@ class LearnBatch:
         states: dict[str, LearnerState] = {}
         partitions: dict[str, int] = {}
         changed: dict[str, str | None] = {}  # learner -> trigger event id
+        rerank: set[str] = set()  # learners with an event that changes what a ranking reads
+        touched: dict[str, set[str]] = {}  # learner -> open items whose progress moved
         counts: dict[str, int] = {"applied": 0, "replay": 0, "duplicate": 0}
         for m in msgs:
             try:
@@ -154,6 +158,7 @@ class LearnBatch:
                 if learner.apply_profile(state, rec):
                     self.interest.profile_changed(learner_id, state, before)
                     changed.setdefault(learner_id, None)
+                    rerank.add(learner_id)
                 continue
             outcome = learner.guard(state, rec["event_id"], m.partition, m.offset)
             counts[outcome] += 1
@@ -166,8 +171,18 @@ class LearnBatch:
             profile = state.get("profile") or {}
             paths = self.ref.paths_for(learner_id, profile.get("team_id", ""))
             self.interest.observe(learner_id, state, rec, self.ref.catalog, paths)
-            self.recommender.observe(state, rec, cluster=clustering.membership(state))
+            cid = rec.get("object_id") or ""
+            was_open = cid in state["prog"]
+            if self.recommender.observe(state, rec, cluster=clustering.membership(state)):
+                rerank.add(learner_id)
             learner.apply_activity(state, rec)
+            if cid in state["prog"]:
+                if was_open:
+                    touched.setdefault(learner_id, set()).add(cid)
+                else:
+                    rerank.add(learner_id)  # newly open: a new "continue" candidate
+            elif was_open:
+                rerank.add(learner_id)  # finished (or no longer open)
             engagement.observe(self.engagement, state, rec)
             changed[learner_id] = rec["event_id"]
             fx.appended_ms.append(m.timestamp_ms)
@@ -191,7 +206,8 @@ class LearnBatch:
             )
             if due:
                 fx.due.append((partitions[learner_id], learner_id, due))
-            self._project(learner_id, state, trigger, now_ms, fx)
+            rank = learner_id in rerank
+            self._project(learner_id, state, trigger, now_ms, fx, rank, touched.get(learner_id))
         for learner_id, state in states.items():
             raw = pack(state)
             STATE_BYTES.observe(len(raw))
@@ -226,26 +242,64 @@ class LearnBatch:
         return learner_id, rec
 
     def _project(
-        self, learner_id: str, state: LearnerState, trigger: str | None, now_ms: int, fx: Effects
+        self,
+        learner_id: str,
+        state: LearnerState,
+        trigger: str | None,
+        now_ms: int,
+        fx: Effects,
+        rank: bool = True,
+        touched: set[str] | None = None,
     ) -> None:
-        """Render the learner's Redis values and audit record."""
+        """Render the learner's Redis values, and rank again (with an audit record)
+        unless only the progress of items on their cached list moved."""
         profile = state.get("profile") or {}
-        paths = self.ref.paths_for(learner_id, profile.get("team_id", ""))
+        team = profile.get("team_id", "")
+        paths = self.ref.paths_for(learner_id, team)
         social = self.interest.finish(learner_id, state, self.ref.catalog, paths)
         cluster, peer_counts = clustering.recommender_inputs(
             state["interest"], self.centroids, self.k_min, state["done"]
         )
-        items = self.recommender.recommend(
-            state,
-            profile,
-            None,
-            None,
-            now_ms,
-            learner_id=learner_id,
-            cluster=cluster,
-            peers=peer_counts,
+        tz = profile.get("time_zone") or "UTC"
+        inputs = (
+            self.ref.version,
+            self.centroids.version,
+            self.recommender.popularity.team_version(team),
+            tz,
+            cluster,
         )
-        state["top"] = items[0]["content_id"] if items else None
+        cached = (
+            None
+            if rank
+            else self.lists.usable(learner_id, state.get("rk"), inputs, touched or set(), now_ms)
+        )
+        if cached is not None:
+            items = listcache.patch(cached, state["prog"], touched or set(), now_ms, tz)
+            LISTS_RENDERED.labels("patched").inc()
+        else:
+            items = self.recommender.recommend(
+                state,
+                profile,
+                None,
+                None,
+                now_ms,
+                learner_id=learner_id,
+                cluster=cluster,
+                peers=peer_counts,
+            )
+            state["top"] = items[0]["content_id"] if items else None
+            state["rk"] = state.get("n", 0)
+            self.lists.put(
+                learner_id,
+                listcache.CachedList(
+                    orjson.dumps(items),
+                    listcache.continue_slots(items, state["prog"]),
+                    state["rk"],
+                    inputs,
+                    now_ms,
+                ),
+            )
+            LISTS_RENDERED.labels("ranked").inc()
         reco = {
             "v": keys.VALUE_VERSION,
             "learner_id": learner_id,
@@ -264,6 +318,8 @@ class LearnBatch:
         fx.publish.append(
             (keys.live_channel(learner_id), b'{"type":"reco","value":' + reco_json + b"}")
         )
+        if cached is not None:
+            return  # the audit log records rankings; this one is already in it
         audit = {
             k: reco[k]
             for k in ("learner_id", "generated_at_ms", "model_version", "trigger_event_id")

@@ -45,6 +45,12 @@ REDIS_ERRORS = Counter("learnpulse_redis_errors_total", "Failed Redis writes (re
 RECOMMENDATIONS_WRITTEN = Counter(
     "learnpulse_recommendations_written_total", "Recommendation lists written to Redis"
 )
+LISTS_RENDERED = Counter(
+    "learnpulse_recommendation_lists_total",
+    "Lists rendered: ranked (full ranking) or patched (progress re-rendered on the cached "
+    "list, streams/listcache.py)",
+    ["how"],
+)
 NUDGES = Counter(
     "learnpulse_nudges_total", "Nudge decisions by outcome and reason", ["outcome", "reason"]
 )

@@ -26,7 +26,11 @@ class StreamsSettings(BaseSettings):
     partitions: int = Field(4, description="partitions of learner-keyed topics")
     app_id: str = Field("learnpulse-streams", description="faust app id = consumer group")
     data_dir: str = Field(".lp/streams", description="faust data directory")
-    batch_size: int = Field(500, description="max events per processing batch")
+    batch_size: int = Field(
+        2000,
+        description="max events per processing batch (when catching up, more of a "
+        "learner's events share one ranking)",
+    )
     batch_within_s: float = Field(
         0.02,
         description="at most this long after a batch's first event to let the fetch being "
@@ -45,6 +49,14 @@ class StreamsSettings(BaseSettings):
     session_timeout_s: float = Field(10.0, description="consumer group session timeout")
     heartbeat_s: float = Field(1.0, description="consumer group heartbeat interval")
     reco_k: int = Field(10, description="recommendations kept per learner")
+    reco_max_age_s: float = Field(
+        120.0,
+        description="a learner's cached list is patched for progress events until it is "
+        "this old; then their next event ranks it again (streams/listcache.py)",
+    )
+    reco_cache_learners: int = Field(
+        50_000, description="learners whose last list is cached in memory (0 = always rank)"
+    )
     redis_ttl_s: int = Field(30 * 86400, description="TTL of per-learner Redis values")
     nudge_stream_maxlen: int = Field(100, description="nudges kept per learner in Redis")
     silence_tick_s: float = Field(1.0, description="how often due silence timers are checked")

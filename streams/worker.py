@@ -14,6 +14,7 @@ from streams.app import create_app
 from streams.batch import LearnBatch
 from streams.clustering import CentroidCache
 from streams.engagement import EngagementModels
+from streams.listcache import ListCache
 from streams.reference import ReferenceData, ReferenceReader
 from streams.settings import StreamsSettings
 from streams.sink import RecordSink, RedisSink
@@ -78,6 +79,7 @@ def build(s: StreamsSettings) -> Worker:
             models=EngagementModels(config=s.nudge_config()),
             centroids=centroids,
             k_min=s.peer_min_count,
+            lists=ListCache(s.reco_cache_learners, int(s.reco_max_age_s * 1000)),
         ),
         redis_sink=RedisSink(client, s.redis_ttl_s, s.nudge_stream_maxlen),
         record_sink=RecordSink(s.kafka_bootstrap, topics.deadletter),

@@ -218,8 +218,16 @@ def panels() -> list[dict[str, Any]]:
     g.series("Batch size (events)", quantiles("learnpulse_stream_batch_size", "agent"))
     g.series(
         "Recommendations written /s",
-        [q("sum(rate(learnpulse_recommendations_written_total[5m]))", "lists/s")],
+        [
+            q("sum(rate(learnpulse_recommendations_written_total[5m]))", "lists/s"),
+            q(
+                "sum by (how) (rate(learnpulse_recommendation_lists_total[5m]))",
+                "{{how}}",
+            ),
+        ],
         unit="ops",
+        description="Lists written; ranked = a full ranking, patched = progress re-rendered "
+        "on the cached list (decision 0015)",
     )
 
     g.row("Latency")

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 DAY_MS = 86_400_000
 MAX_REASONS = 3
 EXPLORE_NOTE = "Suggested to help you discover something new"
+CONTINUE_TAIL = "; pick up where you left off"  # streams.listcache finds progress sentences by it
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MONTHS = (
     "January",
@@ -123,8 +124,8 @@ def reason(ev: Sequence[Any], now_ms: int, tz: str = "UTC") -> str:
     if kind == "continue":
         progress, last_ms = ev[1], ev[2]
         if progress > 0:
-            return f"You are {round(progress * 100)}% through this; pick up where you left off"
-        return f"You started this {_ago(last_ms, now_ms)}; pick up where you left off"
+            return f"You are {round(progress * 100)}% through this{CONTINUE_TAIL}"
+        return f"You started this {_ago(last_ms, now_ms)}{CONTINUE_TAIL}"
     if kind == "gap":
         _k, skill, why, _target, mkind, value, _role = ev
         need = "a skill your role needs" if why == "role" else "one of your goals"

@@ -89,6 +89,7 @@ class Popularity:
         self.tops: dict[str, list[str]] = {}
         # team -> [[t_ms, content_id, learner_id]] completions, oldest first
         self.team: dict[str, list[list[Any]]] = {}
+        self._team_version: dict[str, int] = {}  # team -> completions added (cached lists)
         # key -> {cid: value derived from the key's counts} for readers (the ranker's
         # log shares); emptied by every count change, so valid while counts stand still.
         self._memo: dict[str, dict[str, float]] = {}
@@ -158,6 +159,7 @@ class Popularity:
     def add_team_completion(self, team_id: str, cid: str, learner_id: str, t_ms: int) -> None:
         """Remember that ``learner_id`` of ``team_id`` finished ``cid`` at ``t_ms``."""
         self._finishers.pop(team_id, None)
+        self._team_version[team_id] = self._team_version.get(team_id, 0) + 1
         rows = self.team.setdefault(team_id, [])
         rows.append([t_ms, cid, learner_id])
         horizon = t_ms - self.team_days * DAY_MS
@@ -165,6 +167,10 @@ class Popularity:
             rows.pop(0)
 
     # -- queries -----------------------------------------------------------------------
+    def team_version(self, team_id: str) -> int:
+        """Changes whenever a completion of ``team_id`` is added (not when one ages out)."""
+        return self._team_version.get(team_id, 0)
+
     def scale(self, now_ms: int) -> float:
         """Factor turning stored values into decayed counts at ``now_ms``."""
         if self.t0 is None:

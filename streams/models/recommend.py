@@ -248,8 +248,14 @@ class Recommender:
     # -- learning ----------------------------------------------------------------------
     def observe(
         self, state: LearnerState, event: Mapping[str, Any], cluster: str | int | None = None
-    ) -> None:
-        """Learn from one applied event (call before ``learner.apply_activity``)."""
+    ) -> bool:
+        """Learn from one applied event (call before ``learner.apply_activity``).
+
+        Returns whether anything a ranking reads changed enough to rank again now
+        (a lesson for the ranker, a scored attempt, a quiz score, feedback): if not,
+        the learner's last list still stands apart from progress
+        (streams/listcache.py, docs/decisions/0015).
+        """
         sec: dict[str, Any] = state.setdefault("ranker", {})
         sec["n"] = sec.get("n", 0) + 1
         verb = event["verb"]
@@ -263,13 +269,19 @@ class Recommender:
         ):
             skills = (event.get("context") or {}).get("skill_ids") or (info.skills if info else ())
             _refresh_mastery(sec, self.skill_model, state.get("mastery") or {}, skills)
+            # One question of an attempt moves mastery a little; the list is ranked
+            # again when the attempt is scored (or when it is too old): not per question.
+            changed = verb != "answered"
+        else:
+            changed = False
         if info is None:
-            return
+            return changed
         if result.get("score_scaled") is not None and verb in QUIZ_SCORED and info.fmt == "quiz":
             _remember_quiz(sec, info.skills, float(result["score_scaled"]), t)
+            changed = True
         label = self._label(state, verb, cid, t, result)
         if label is None:
-            return
+            return changed or verb in FEEDBACK
         y, weight, choice, completion = label
         learner_id = event["learner_id"]
         profile = state.get("profile") or {}
@@ -295,6 +307,7 @@ class Recommender:
         if verb in FEEDBACK:
             source = (event.get("extensions") or {}).get("source", "")
             self._remember_feedback(sec, verb, info, ctx, source)
+        return True
 
     def _learn_alternatives(
         self, sec: dict[str, Any], ctx: Context, cid: str, learner_id: str

@@ -1,0 +1,108 @@
+"""The last ranked list of each recent learner, so a progress event need not re-rank.
+
+Ranking a learner's list (candidates, features, scores, exploration, wording)
+was about 70% of the per-event work with many learners (docs/decisions/0015).
+Most events (``progressed``, ``paused``, a page view of something already open)
+change nothing the ranking reads except the progress of an item already on the
+list. For those the worker re-renders the item's "You are N% through this"
+sentence in the cached list instead of ranking again.
+
+A cached list is used only while it still stands for what a ranking would read:
+
+* the learner's state says it was ranked at the same event count (``rk``): a
+  ranking done elsewhere (another worker after a rebalance) invalidates it;
+* the catalog and paths (reference version), the interest clusters (centroid
+  version) and the learner's team completions (team version) are unchanged;
+* it is younger than ``max_age_ms`` (shared popularity and "due tomorrow"
+  wording drift with time).
+
+Anything else ranks again. The cache lives in the worker's memory only; it is
+bounded (least recently used learners are dropped) and a miss just ranks.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from streams.models.explain import CONTINUE_TAIL, reason
+
+# reference, centroids and team-completion versions; time zone; interest cluster
+Inputs = tuple[int, int, int, str, str | None]
+
+
+@dataclass(slots=True)
+class CachedList:
+    items: bytes  # orjson of the rendered items
+    cont: dict[str, tuple[int, int]]  # content id -> (item index, reason index) of its progress
+    rk: int  # the learner's event count when ranked (state["rk"])
+    inputs: Inputs
+    ranked_ms: int
+
+
+def continue_slots(items: list[dict[str, Any]], prog: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """Where each in-progress item's progress sentence sits in the rendered list."""
+    out: dict[str, tuple[int, int]] = {}
+    for i, it in enumerate(items):
+        cid = it["content_id"]
+        p = prog.get(cid)
+        if p is None:
+            continue
+        for j, text in enumerate(it["reasons"]):
+            if text.endswith(CONTINUE_TAIL):
+                out[cid] = (i, j)
+                break
+    return out
+
+
+class ListCache:
+    def __init__(self, max_learners: int = 50_000, max_age_ms: int = 120_000) -> None:
+        self.max_learners = max_learners
+        self.max_age_ms = max_age_ms
+        self._data: OrderedDict[str, CachedList] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def put(self, learner_id: str, entry: CachedList) -> None:
+        if self.max_learners <= 0:
+            return
+        self._data[learner_id] = entry
+        self._data.move_to_end(learner_id)
+        while len(self._data) > self.max_learners:
+            self._data.popitem(last=False)
+
+    def usable(
+        self, learner_id: str, rk: int | None, inputs: Inputs, touched: set[str], now_ms: int
+    ) -> CachedList | None:
+        """The cached list if it may be patched for events that touched ``touched``."""
+        entry = self._data.get(learner_id)
+        if entry is None or rk is None or entry.rk != rk or entry.inputs != inputs:
+            return None
+        if not 0 <= now_ms - entry.ranked_ms < self.max_age_ms:
+            return None
+        if not touched <= entry.cont.keys():
+            return None  # progress on an item the list does not show: it may now rank in
+        self._data.move_to_end(learner_id)
+        return entry
+
+    def drop(self, learner_id: str) -> None:
+        self._data.pop(learner_id, None)
+
+
+def patch(
+    entry: CachedList, prog: dict[str, Any], touched: set[str], now_ms: int, tz: str
+) -> list[dict[str, Any]]:
+    """The cached items with the progress sentences of ``touched`` re-rendered (and kept)."""
+    items: list[dict[str, Any]] = orjson.loads(entry.items)
+    for cid in touched:
+        p = prog.get(cid)
+        if p is None:
+            continue
+        i, j = entry.cont[cid]
+        items[i]["reasons"][j] = reason(("continue", p[0], p[1]), now_ms, tz)
+    entry.items = orjson.dumps(items)
+    return items
