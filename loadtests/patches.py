@@ -248,6 +248,13 @@ def time_handle() -> None:
         acc["n"] += len(msgs)
         acc["changed"] += fx.changed
         acc["batches"] += 1
+        if acc["batches"] % 5 == 0 and os.environ.get("LP_TIME_HANDLE_SHAPE"):
+            span: dict[tuple[str, int], list[int]] = {}
+            for m in msgs:
+                r = span.setdefault((m.topic[-8:], m.partition), [0, m.offset, m.offset])
+                r[0] += 1
+                r[1], r[2] = min(r[1], m.offset), max(r[2], m.offset)
+            print(f"time-handle: batch {acc['batches']} {sorted(span.items())}", file=sys.stderr)
         if acc["n"] >= acc["next"]:
             acc["next"] += 20_000
             main = time.thread_time() - acc["t0"]
@@ -270,3 +277,16 @@ def batch_2000() -> None:
     more of one learner's events share a batch's ranking when catching up."""
     os.environ["LEARNPULSE_STREAMS_BATCH_SIZE"] = "2000"
     _settings_patch({"broker_max_poll_records": 2000, "stream_buffer_maxsize": 16384})
+
+
+@patch
+def no_list_cache() -> None:
+    """``LEARNPULSE_STREAMS_RECO_CACHE_LEARNERS=0``: rank every changed learner's list in
+    every batch, as before decision 0015."""
+    os.environ["LEARNPULSE_STREAMS_RECO_CACHE_LEARNERS"] = "0"
+
+
+@patch
+def batch_500() -> None:
+    """``LEARNPULSE_STREAMS_BATCH_SIZE=500``: the batch cap before decision 0015."""
+    os.environ["LEARNPULSE_STREAMS_BATCH_SIZE"] = "500"

@@ -67,7 +67,7 @@ def to_msg(m: Any) -> Msg:
 
 async def run(stop: asyncio.Event) -> None:
     from streams.agents import learn
-    from streams.metrics import BATCH_SIZE
+    from streams.metrics import BATCH_SIZE, LEARNERS_IN_STATE
     from streams.settings import StreamsSettings
     from streams.worker import build
 
@@ -120,6 +120,7 @@ async def run(stop: asyncio.Event) -> None:
             if batch:
                 await learn.process(w, batch)
                 BATCH_SIZE.labels("learn").observe(len(batch))
+                LEARNERS_IN_STATE.set(len(w.batch.store.data))  # type: ignore[attr-defined]
             if producer is not None:
                 producer.poll(0)
             if batch and time.monotonic() - last_commit >= 1.0:

@@ -3,10 +3,12 @@
     .venv/bin/python -m loadtests.throughput [--events 100000] [--learners 10000] [--repeats 3]
 
 Starts its own Tansu and Redis on free loopback ports and stops them (and every
-worker) at the end, on failure and on Ctrl-C. Each repeat starts a fresh broker,
-publishes the synthetic organisation's reference data and pre-produces
-``--events`` activity events (clock ``shift``: realistic gaps, no silence timer
-due), then runs each variant, one process at a time, on its own consumer group:
+worker) at the end, on failure and on Ctrl-C. Each repeat starts a fresh broker
+and runs each variant, one process at a time, on its own topics and consumer
+group: the synthetic organisation's reference data and profiles are published,
+the worker is started and waited for until it holds every profile, and only
+then are the ``--events`` activity events produced (clock ``shift``: realistic
+gaps, no silence timer due) as one backlog:
 
 * ``noop``  the faust floor (``loadtests.noop_worker``): same app, settings and
   fetch-wait patch, ``take_events`` batches, only counts;
@@ -108,18 +110,44 @@ def pre_encode(learners: int, events: int, seed: int) -> tuple[Workload, list[tu
     return w, [encode(next(stream)) for _ in range(events)]
 
 
-def load_broker(
-    stack: harness.BenchStack, topics: Topics, w: Workload, records: list[tuple[bytes, bytes]]
-) -> None:
+def load_reference(stack: harness.BenchStack, topics: Topics, w: Workload) -> None:
+    """Topics, catalog, paths, role skills and every learner's profile."""
     stack.create_topics(topics)
+    KafkaSink(stack.kafka_bootstrap, topics, Counts(), linger_ms=20).reference(
+        w.reference_records()
+    )
+
+
+def load_activity(
+    stack: harness.BenchStack, topics: Topics, records: list[tuple[bytes, bytes]]
+) -> float:
+    """Produce the activity backlog; returns the seconds it took."""
+    t0 = time.perf_counter()
     sink = KafkaSink(stack.kafka_bootstrap, topics, Counts(), linger_ms=20)
-    sink.reference(w.reference_records())
     for i, (key, value) in enumerate(records):
         sink.send(key, value)
         if i % 2000 == 0:
             sink.poll()
     if sink.flush(120) or sink.counts.errors:
         raise RuntimeError(f"pre-produce failed: {sink.counts.last_error}")
+    return time.perf_counter() - t0
+
+
+def wait_profiles(port: int, learners: int, timeout: float) -> None:
+    """Until the worker holds every learner's profile (``learnpulse_learners_in_state``).
+
+    Profiles and activity are different topics, and which one a new consumer reads
+    first is the fetcher's choice: when activity came first, every learner was
+    ranked once without a profile and again when it arrived, and runs of the same
+    variant differed by up to 70%. A deployed worker has the profiles long before
+    the activity, so the backlog is produced only once they are applied.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (harness.scrape(port, "learnpulse_learners_in_state") or 0) >= learners:
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"the worker did not apply {learners:,} profiles in {timeout:.0f} s")
 
 
 def run_variant(
@@ -127,19 +155,28 @@ def run_variant(
     v: Variant,
     topics: Topics,
     repeat: int,
-    events: int,
+    w: Workload,
+    records: list[tuple[bytes, bytes]],
     timeout: float,
     profile_dir: Path | None = None,
 ) -> Run:
+    """One worker on its own topics: profiles first, then the activity backlog."""
     stack.admin().flushall()
+    load_reference(stack, topics, w)
+    if v.kind == "noop":  # reads activity only: the backlog is there before it starts
+        load_activity(stack, topics, records)
     port = free_port()
     env = stack.worker_env(topics, f"bench-{v.name}-{repeat}-{int(time.time())}", port)
     env["LP_BENCH_PATCHES"] = ",".join(v.patches)
     proc = stack.spawn(f"{v.name}-{repeat}", v.argv(), env)
     spy: list[harness.Proc] = []
+    events = len(records)
     try:
         assert proc.pid is not None and stack.tansu and stack.redis_proc
         pid = proc.pid
+        if v.kind != "noop":
+            wait_profiles(port, len(w.org.learner_ids), timeout)
+            load_activity(stack, topics, records)
         others = [stack.tansu.pid or 0, stack.redis_proc.pid or 0]
 
         def attach() -> None:
@@ -291,14 +328,12 @@ def main(
         for rep in range(passes):
             if rep:
                 stack.restart_broker()
-            topics = Topics(prefix=f"r{rep}.", partitions=partitions)
-            prog.update(task, description=f"repeat {rep + 1}: producing")
-            load_broker(stack, topics, w, records)
             order = variants[rep % len(variants) :] + variants[: rep % len(variants)]
-            for v in order:
+            for i, v in enumerate(order):
                 prog.update(task, description=f"repeat {rep + 1}: {v.name}")
                 spy_dir = profile if rep == repeats else None
-                run = run_variant(stack, v, topics, rep, events, timeout, spy_dir)
+                topics = Topics(prefix=f"r{rep}v{i}.", partitions=partitions)
+                run = run_variant(stack, v, topics, rep, w, records, timeout, spy_dir)
                 if spy_dir is None:
                     res.runs.append(run)
                     prog.console.print(
