@@ -7,7 +7,8 @@ change nothing the ranking reads except the progress of an item already on the
 list. For those the worker re-renders the item's "You are N% through this"
 sentence in the cached list instead of ranking again.
 
-A cached list is used only while it still stands for what a ranking would read:
+A cached list is used only while it still stands for what a ranking would read
+(and lists past their age are dropped, so memory follows the recently active):
 
 * the learner's state says it was ranked at the same event count (``rk``): a
   ranking done elsewhere (another worker after a rebalance) invalidates it;
@@ -70,10 +71,17 @@ class ListCache:
     def put(self, learner_id: str, entry: CachedList) -> None:
         if self.max_learners <= 0:
             return
-        self._data[learner_id] = entry
-        self._data.move_to_end(learner_id)
-        while len(self._data) > self.max_learners:
-            self._data.popitem(last=False)
+        data = self._data
+        data[learner_id] = entry
+        data.move_to_end(learner_id)
+        while len(data) > self.max_learners:
+            data.popitem(last=False)
+        # Lists past their age are of no use: drop them from the least recently used end.
+        while data:
+            oldest = next(iter(data.values()))
+            if entry.ranked_ms - oldest.ranked_ms < self.max_age_ms:
+                break
+            data.popitem(last=False)
 
     def usable(
         self, learner_id: str, rk: int | None, inputs: Inputs, touched: set[str], now_ms: int

@@ -169,3 +169,20 @@ def test_team_completions_and_lost_cache_rank_again(h: Harness) -> None:
     h.batch.store.put(LEARNER, orjson.dumps(state), 0)
     assert audits(h.act("progressed", "c-03", progress=0.35)) == 1
     assert audits(h.act("progressed", "c-03", progress=0.4)) == 0
+
+
+def test_cache_is_bounded_by_size_and_age() -> None:
+    from streams.listcache import CachedList, ListCache
+
+    def entry(t: int) -> CachedList:
+        return CachedList(b"[]", {}, 1, (0, 0, 0, "UTC", None), t)
+
+    cache = ListCache(max_learners=3, max_age_ms=1_000)
+    for i, name in enumerate("abcd"):
+        cache.put(name, entry(i))
+    assert len(cache) == 3, "least recently used dropped beyond the size bound"
+    assert cache.usable("a", 1, (0, 0, 0, "UTC", None), set(), 4) is None
+    assert cache.usable("b", 1, (0, 0, 0, "UTC", None), set(), 4) is not None
+    cache.put("e", entry(1_500))  # c is dropped by size; d (3 ms) and b (1 ms) by age
+    assert len(cache) == 1
+    assert cache.usable("e", 1, (0, 0, 0, "UTC", None), set(), 1_600) is not None
