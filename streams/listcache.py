@@ -1,7 +1,8 @@
 """The last ranked list of each recent learner, so a progress event need not re-rank.
 
 Ranking a learner's list (candidates, features, scores, exploration, wording)
-was about 70% of the per-event work with many learners (docs/decisions/0015).
+was most of the per-event work with many learners (cProfile at 40,000
+learners: about 70%; docs/decisions/0015).
 Most events (``progressed``, ``paused``, a page view of something already open)
 change nothing the ranking reads except the progress of an item already on the
 list. For those the worker re-renders the item's "You are N% through this"
