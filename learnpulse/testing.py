@@ -2,6 +2,34 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
+RESULT_FIELDS = ("score_scaled", "success", "completion", "progress", "duration_s", "rating")
+
+
+def activity(
+    learner_id: str,
+    verb: str,
+    obj: str,
+    t: int,
+    source: str = "lms",
+    object_type: str = "course",
+    **result: Any,
+) -> dict[str, Any]:
+    """A canonical activity record (schemas/activity.avsc) happening and received at ``t``."""
+    return {
+        "event_id": str(uuid.uuid4()),
+        "learner_id": learner_id,
+        "occurred_at_ms": t,
+        "received_at_ms": t,
+        "source": source,
+        "verb": verb,
+        "object_id": obj,
+        "object_type": object_type,
+        "result": {**dict.fromkeys(RESULT_FIELDS), **result},
+    }
+
 
 def auth_headers(learner_id: str, secret: str = "test-secret-" + "x" * 20) -> dict[str, str]:
     """Authorization headers for the delivery API, if it checks tokens."""

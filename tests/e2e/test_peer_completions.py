@@ -14,6 +14,7 @@ from confluent_kafka import Producer
 
 import schemas
 from learnpulse import keys
+from learnpulse.testing import activity
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 DAY = 86_400_000
@@ -33,27 +34,7 @@ def profile(learner: str, now: int, **extra: Any) -> dict[str, Any]:
     }
 
 
-def event(learner: str, verb: str, obj: str, t: int, **result: Any) -> dict[str, Any]:
-    res = {
-        "score_scaled": None,
-        "success": None,
-        "completion": None,
-        "progress": None,
-        "duration_s": None,
-        "rating": None,
-        **result,
-    }
-    return {
-        "event_id": str(uuid.uuid4()),
-        "learner_id": learner,
-        "occurred_at_ms": t,
-        "received_at_ms": t,
-        "source": "lms",
-        "verb": verb,
-        "object_id": obj,
-        "object_type": "course",
-        "result": res,
-    }
+event = activity
 
 
 def test_peer_completions_change_recommendations(

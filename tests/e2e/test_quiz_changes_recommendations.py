@@ -13,6 +13,7 @@ from confluent_kafka import Producer
 
 import schemas
 from learnpulse import keys
+from learnpulse.testing import activity
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 LEARNER = f"quinn-{uuid.uuid4().hex[:8]}"
@@ -35,27 +36,9 @@ def item(cid: str, title: str, skills: list[str], fmt: str, level: int, now: int
     }
 
 
-def event(verb: str, obj: str, now: int, **result: Any) -> dict:
-    res = {
-        "score_scaled": None,
-        "success": None,
-        "completion": None,
-        "progress": None,
-        "duration_s": None,
-        "rating": None,
-    }
-    res.update(result)
-    return {
-        "event_id": str(uuid.uuid4()),
-        "learner_id": LEARNER,
-        "occurred_at_ms": now,
-        "received_at_ms": now,
-        "source": "quiz",
-        "verb": verb,
-        "object_id": obj,
-        "object_type": "quiz" if obj.startswith("q-") else "course",
-        "result": res,
-    }
+def event(verb: str, obj: str, now: int, **result: Any) -> dict[str, Any]:
+    kind = "quiz" if obj.startswith("q-") else "course"
+    return activity(LEARNER, verb, obj, now, source="quiz", object_type=kind, **result)
 
 
 def test_completed_quiz_changes_redis_recommendations(

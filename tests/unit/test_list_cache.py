@@ -7,7 +7,6 @@ the audit log gets (one record per ranking, none per patch).
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import orjson
@@ -15,6 +14,7 @@ import pytest
 
 import schemas
 from learnpulse import keys
+from learnpulse.testing import activity
 from learnpulse.topics import Topics
 from streams.batch import DictStore, LearnBatch, Msg
 from streams.reference import ReferenceData
@@ -40,26 +40,7 @@ def content(cid: str, topic: str, skill: str, fmt: str = "course") -> dict[str, 
 
 
 def event(verb: str, obj: str, t: int, **result: Any) -> dict[str, Any]:
-    res = {
-        "score_scaled": None,
-        "success": None,
-        "completion": None,
-        "progress": None,
-        "duration_s": None,
-        "rating": None,
-        **result,
-    }
-    return {
-        "event_id": str(uuid.uuid4()),
-        "learner_id": LEARNER,
-        "occurred_at_ms": t,
-        "received_at_ms": t,
-        "source": "lms",
-        "verb": verb,
-        "object_id": obj,
-        "object_type": "course",
-        "result": res,
-    }
+    return activity(LEARNER, verb, obj, t, **result)
 
 
 class Harness:
