@@ -24,7 +24,13 @@ COPY learnpulse ./learnpulse
 COPY streams ./streams
 COPY services ./services
 COPY schemas ./schemas
-RUN pip install . && rm -rf build *.egg-info
+# The stream models are compiled with mypyc in place (learnpulse/native.py), so the
+# worker imports them from /app; mypy (the compiler) and gcc do not stay in the image.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && pip install . "mypy>=1.13" \
+    && python -m learnpulse.native build \
+    && pip uninstall -y mypy && apt-get purge -y gcc libc6-dev && apt-get autoremove -y \
+    && rm -rf /var/lib/apt/lists/* build *.egg-info
 
 COPY deploy/scripts ./deploy/scripts
 

@@ -6,7 +6,8 @@
 No Kafka, no Redis: each run is a fresh process that builds the organisation,
 loads its reference data, pre-encodes its profiles and ``--events`` activity
 events (Avro wire format) and times (process CPU time) ``handle`` +
-``save_states`` over batches of 500, as the worker calls them. Runs of the
+``save_states`` over batches of ``--batch`` records (default: the worker's
+``LEARNPULSE_STREAMS_BATCH_SIZE`` default), as the worker calls them. Runs of the
 variants alternate (base, A, B, base, A, B, ...) so a noisy neighbour hits all
 of them alike; medians are printed with the gain over ``base``. This is how the
 processing patches of ``loadtests.patches`` (fast-decode, paths-index) are
@@ -31,16 +32,17 @@ from rich.table import Table
 console = Console(width=150)
 
 
-def child(events: int, learners: int) -> dict[str, float]:
+def child(events: int, learners: int, size: int) -> dict[str, float]:
+    from loadtests.patches import apply_from_env
+
+    apply_from_env()  # first: the pure-python patch must run before streams is imported
     import schemas
     from learnpulse.synth import Organisation
     from learnpulse.topics import Topics
     from loadtests.generate import Clock, Workload
     from loadtests.memory import build_batch
-    from loadtests.patches import apply_from_env
     from streams.batch import Msg
 
-    apply_from_env()
     topics = Topics(prefix="hb.")
     org = Organisation.generate(learners, seed=7)
     batch = build_batch(org, topics)
@@ -69,11 +71,11 @@ def child(events: int, learners: int) -> dict[str, float]:
                 ev["received_at_ms"],
             )
         )
-    for i in range(0, len(profiles), 500):
-        batch.save_states(batch.handle(profiles[i : i + 500]))
+    for i in range(0, len(profiles), size):
+        batch.save_states(batch.handle(profiles[i : i + size]))
     t0, w0 = time.process_time(), time.perf_counter()
-    for i in range(0, len(acts), 500):
-        batch.save_states(batch.handle(acts[i : i + 500]))
+    for i in range(0, len(acts), size):
+        batch.save_states(batch.handle(acts[i : i + size]))
     cpu, wall = time.process_time() - t0, time.perf_counter() - w0
     return {"cpu_us": cpu / events * 1e6, "wall_us": wall / events * 1e6}
 
@@ -82,6 +84,9 @@ def main(
     events: Annotated[int, typer.Option(help="activity events per run")] = 40_000,
     learners: Annotated[int, typer.Option(help="learners in the organisation")] = 4_000,
     repeats: Annotated[int, typer.Option(help="runs per variant (alternating)")] = 5,
+    batch: Annotated[
+        int, typer.Option(help="records per handle() call; 0: the worker's default")
+    ] = 0,
     variant: Annotated[
         list[str] | None,
         typer.Option(help="NAME=patch+patch (repeatable); 'base' (no patch) always runs"),
@@ -90,11 +95,15 @@ def main(
 ) -> None:
     """Measure and print; see the module docstring."""
     if child_run:
-        print(json.dumps(child(events, learners)))
+        print(json.dumps(child(events, learners, batch)))
         return
     from loadtests.harness import machine
     from loadtests.patches import PATCHES
 
+    if batch <= 0:
+        from streams.settings import StreamsSettings
+
+        batch = int(StreamsSettings.model_fields["batch_size"].default)
     m = machine()
     console.print(
         f"machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}, "
@@ -126,6 +135,8 @@ def main(
                     str(events),
                     "--learners",
                     str(learners),
+                    "--batch",
+                    str(batch),
                 ],
                 env=env,
                 capture_output=True,
@@ -138,7 +149,7 @@ def main(
     base = statistics.median(results["base"])
     t = Table(
         title=f"LearnBatch.handle + save_states, {events:,} events, {learners:,} learners, "
-        f"medians of {repeats}"
+        f"batches of {batch:,}, medians of {repeats}"
     )
     for col in ("variant", "patches", "CPU µs/event", "events/s per core", "CPU saved", "runs"):
         t.add_column(col, justify="left" if col in ("variant", "patches", "runs") else "right")

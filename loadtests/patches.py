@@ -9,6 +9,7 @@ Each patch's docstring is the change proposed for ``streams/``.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 
 PATCHES: dict[str, Callable[[], None]] = {}
@@ -290,3 +291,12 @@ def no_list_cache() -> None:
 def batch_500() -> None:
     """``LEARNPULSE_STREAMS_BATCH_SIZE=500``: the batch cap before decision 0015."""
     os.environ["LEARNPULSE_STREAMS_BATCH_SIZE"] = "500"
+
+
+@patch
+def pure_python() -> None:
+    """``LEARNPULSE_NATIVE=0``: the models run as plain Python, not the mypyc-compiled
+    modules (decision 0016). Must come before any patch that imports ``streams``."""
+    if "streams" in sys.modules:
+        raise RuntimeError("pure-python must be the first patch: streams is already imported")
+    os.environ["LEARNPULSE_NATIVE"] = "0"

@@ -56,6 +56,10 @@ NUDGES = Counter(
 )
 LEARNERS_AT_RISK = Gauge("learnpulse_learners_at_risk", "Learners of this worker with risk >= 0.5")
 LEARNERS_IN_STATE = Gauge("learnpulse_learners_in_state", "Learners held by this worker")
+COMPILED_MODELS = Gauge(
+    "learnpulse_compiled_models",
+    "1 when this worker runs the mypyc-compiled models, 0 when plain Python (slower)",
+)
 STATE_BYTES = Histogram(
     "learnpulse_learner_state_bytes",
     "Size of a learner's stream state",

@@ -470,6 +470,7 @@ def matured(section: Section, now_ms: int) -> list[tuple[dict[str, float], bool]
         return []
     out: list[tuple[dict[str, float], bool]] = []
     keep = []
+    label: Any  # None (pending), then 0/1; typed for the compiler (learnpulse/native.py)
     for t, values, label in cks:
         if label is None and now_ms - t >= HORIZON_DAYS * DAY_MS:
             label = 1
