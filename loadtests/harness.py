@@ -11,6 +11,7 @@ import signal
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -134,9 +135,15 @@ def python_module(module: str, *args: str) -> list[str]:
 
 
 def scrape(port: int, name: str = PROCESSED, timeout: float = 1.0) -> float | None:
-    """Sum of one Prometheus metric's samples (all labels); None if not served yet."""
+    """Sum of one Prometheus metric's samples (all labels); None if not served yet.
+
+    Asks for that metric alone (``name[]``): rendering every metric ten times a
+    second cost the measured worker ~5% of its CPU, which Prometheus (one scrape
+    per 15 s) never would.
+    """
+    url = f"http://127.0.0.1:{port}/metrics?" + urllib.parse.urlencode({"name[]": name})
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=timeout) as r:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
             text = r.read().decode()
     except OSError:
         return None

@@ -169,6 +169,13 @@ def panels() -> list[dict[str, Any]]:
     )
     g.stat("Learners at risk", q("sum(learnpulse_learners_at_risk)"))
     g.stat(
+        "Workers on plain-Python models",
+        q(f"count(learnpulse_compiled_models{{{WORKERS}}} == 0) or vector(0)"),
+        description="Workers whose compiled models are missing or stale: ~1.5x the CPU "
+        "per event (docs/decisions/0016); the worker's start-up log says why",
+        thresholds=[(None, "green"), (1, "orange")],
+    )
+    g.stat(
         "Firing alerts",
         q('count(ALERTS{alertstate="firing", alertname=~"LearnPulse.*"}) or vector(0)'),
         thresholds=[(None, "green"), (1, "red")],
