@@ -50,6 +50,7 @@ MODULES: tuple[str, ...] = (
     "streams.models.recommend",
     "streams.models.rhythm",
     "streams.models.state",
+    "streams.avro_read",
     "streams.batch",
     "streams.clustering",
     "streams.engagement",

@@ -8,6 +8,7 @@ gives every released schema a fixed id for the wire format.
 from schemas.codec import (
     CURRENT_IDS,
     DecodeError,
+    current_header,
     decode,
     encode,
     load_schema,
@@ -32,6 +33,7 @@ __all__ = [
     "RECOMMENDATION",
     "ROLE_SKILLS",
     "DecodeError",
+    "current_header",
     "decode",
     "encode",
     "load_schema",

@@ -75,6 +75,19 @@ def _current_ids() -> dict[str, int]:
 CURRENT_IDS: dict[str, int] = _current_ids()
 
 
+def current_header(name: str) -> bytes | None:
+    """The wire-format header of records written with ``name``'s current schema.
+
+    None if the newest released copy differs from the current file (those
+    records need schema resolution): a fast reader of the current schema may
+    read only records that start with this header.
+    """
+    sid = CURRENT_IDS.get(name)
+    if sid is None or not _is_current(name, sid):
+        return None
+    return _HEADER.pack(MAGIC, sid)
+
+
 def encode(name: str, record: dict[str, Any], schema_id: int | None = None) -> bytes:
     """Encode ``record`` as event type ``name`` in the Confluent wire format."""
     sid = CURRENT_IDS[name] if schema_id is None else schema_id
