@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -228,7 +229,9 @@ def start_spy(stack: harness.BenchStack, pid: int, out: Path) -> harness.Proc:
             "raw",
             "--output",
             str(out),
-            "--nonblocking",
+            # LP_SPY_NATIVE=1: C frames too (compiled models, librdkafka); py-spy then
+            # pauses the worker per sample, so its figures are not comparable.
+            *(["--native"] if os.environ.get("LP_SPY_NATIVE") else ["--nonblocking"]),
         ],
         {},
     )
