@@ -83,8 +83,11 @@ def guard(state: LearnerState, event_id: str, partition: int, offset: int) -> Ou
     fp = fingerprint(event_id).to_bytes(4, "big")
     seen = state["seen"]
     packed = base64.b64decode(seen) if isinstance(seen, str) else _pack_old(seen)
-    if any(packed[i : i + 4] == fp for i in range(0, len(packed), 4)):
-        return "duplicate"
+    at = packed.find(fp)
+    while at != -1:  # a match must start on a 4-byte boundary to be a fingerprint
+        if at % 4 == 0:
+            return "duplicate"
+        at = packed.find(fp, at + 1)
     packed = (packed + fp)[-4 * SEEN_MAX :]
     state["seen"] = base64.b64encode(packed).decode()
     return "applied"

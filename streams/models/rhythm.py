@@ -131,13 +131,33 @@ def _zone(tz: str) -> ZoneInfo | None:
         return None  # an unknown zone must not stop the stream: fall back to UTC
 
 
+# Offsets by (zone, quarter hour): every transition since 1970 falls on a quarter
+# hour in UTC (Asia/Kathmandu's on xx:15, Australia/Lord_Howe's on xx:30), so
+# one offset holds for the whole quarter. A datetime round trip cost ~1.5 µs
+# and runs several times per event.
+_QUARTER_MS = 15 * 60 * 1000
+_OFFSETS: dict[tuple[str, int], int] = {}
+_OFFSETS_MAX = 100_000
+
+
+def _offset_ms(t_ms: int, tz: str, zone: ZoneInfo) -> int:
+    key = (tz, t_ms // _QUARTER_MS)
+    off = _OFFSETS.get(key)
+    if off is None:
+        td = datetime.fromtimestamp(t_ms / 1000, UTC).astimezone(zone).utcoffset()
+        off = int(td.total_seconds() * 1000) if td else 0
+        if len(_OFFSETS) >= _OFFSETS_MAX:
+            _OFFSETS.clear()
+        _OFFSETS[key] = off
+    return off
+
+
 def _local_ms(t_ms: int, tz: str) -> int:
     """Event time shifted by the zone's UTC offset at that instant (DST-correct)."""
     zone = _zone(tz)
     if zone is None:
         return t_ms
-    off = datetime.fromtimestamp(t_ms / 1000, UTC).astimezone(zone).utcoffset()
-    return t_ms + (int(off.total_seconds() * 1000) if off else 0)
+    return t_ms + _offset_ms(t_ms, tz, zone)
 
 
 def local_ms(t_ms: int, tz: str = "UTC") -> int:
