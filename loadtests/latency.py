@@ -208,6 +208,9 @@ def main(
         list[str] | None,
         typer.Option(help="worker setting KEY=VALUE (LEARNPULSE_STREAMS_KEY), repeatable"),
     ] = None,
+    keep_logs: Annotated[
+        Path | None, typer.Option(help="keep the stack's working directory (worker logs) here")
+    ] = None,
 ) -> None:
     """Measure and print; see the module docstring."""
     m = harness.machine()
@@ -216,7 +219,7 @@ def main(
         f"load {m['load']}, commit {m['commit']}"
     )
     phases: list[Phase] = []
-    with harness.bench_stack() as stack, tempfile.TemporaryDirectory() as tmp:
+    with harness.bench_stack(keep_logs) as stack, tempfile.TemporaryDirectory() as tmp:
         topics = Topics(prefix="lat.", partitions=partitions)
         stack.create_topics(topics)
         w = Workload.create(learners, clock=Clock.live)
