@@ -51,6 +51,7 @@ MODULES: tuple[str, ...] = (
     "streams.models.rhythm",
     "streams.models.state",
     "streams.avro_read",
+    "streams.avro_write",
     "streams.batch",
     "streams.clustering",
     "streams.engagement",

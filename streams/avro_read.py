@@ -202,7 +202,11 @@ def _describe(t: Any) -> str:
     return str(kind)
 
 
+def describe_fields(schema: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """A record schema's fields in :data:`SCHEMA_FIELDS`' notation."""
+    return tuple((f["name"], _describe(f["type"])) for f in schema.get("fields", []))
+
+
 def matches(schema: dict[str, Any]) -> bool:
     """Whether ``schema`` (the current activity ``.avsc``) is the one this reader reads."""
-    fields = tuple((f["name"], _describe(f["type"])) for f in schema.get("fields", []))
-    return fields == SCHEMA_FIELDS
+    return describe_fields(schema) == SCHEMA_FIELDS

@@ -19,7 +19,7 @@ import orjson
 import schemas
 from learnpulse import keys
 from learnpulse.topics import Topics
-from streams import avro_read, clustering, engagement, listcache
+from streams import avro_read, avro_write, clustering, engagement, listcache
 from streams.metrics import DEADLETTERED, EVENTS_PROCESSED, LISTS_RENDERED, STATE_BYTES
 from streams.models import learner, recommend
 from streams.models.state import LearnerState, new_state, pack, unpack
@@ -136,6 +136,11 @@ class LearnBatch:
         if not avro_read.matches(schemas.load_schema(schemas.ACTIVITY)):
             log.warning("activity schema changed: streams/avro_read.py is off (slower decoding)")
             self.fast_header = None
+        # The same for the audit records of rankings (streams/avro_write.py).
+        self.audit_header = schemas.current_header(schemas.RECOMMENDATION)
+        if not avro_write.matches(schemas.load_schema(schemas.RECOMMENDATION)):
+            log.warning("recommendation schema changed: streams/avro_write.py is off")
+            self.audit_header = None
 
     # -- state ---------------------------------------------------------------
     def load(self, learner_id: str) -> LearnerState:
@@ -350,9 +355,16 @@ class LearnBatch:
             {k: it[k] for k in ("content_id", "title", "score", "source", "reasons")}
             for it in items
         ]
-        fx.records.append(
-            (self.topics.recommendations, learner_id, schemas.encode(schemas.RECOMMENDATION, audit))
-        )
+        fx.records.append((self.topics.recommendations, learner_id, self._encode_audit(audit)))
+
+    def _encode_audit(self, audit: dict[str, Any]) -> bytes:
+        header = self.audit_header
+        if header is not None:
+            try:
+                return header + avro_write.recommendation(audit)
+            except (avro_write.Unsupported, KeyError):
+                pass  # fastavro converts it as it always did, or says what is wrong
+        return schemas.encode(schemas.RECOMMENDATION, audit)
 
 
 def public_state(learner_id: str, state: LearnerState, now_ms: int) -> dict[str, Any]:
