@@ -4,9 +4,10 @@
     .venv/bin/python -m learnpulse.native status
 
 Why (docs/decisions/0016-compiled-models.md): the per-learner models are typed
-Python that runs ~1.5x faster compiled, with the same source and the same
-results. ``./lp`` compiles them after installing (about 40 s on 2 cores); the
-extension modules (``*.so``) land next to their sources and are not committed.
+Python; compiled from the same source, with the same results, the worker needs
+17-34% less CPU per event (loadtests/RESULTS.md, fourth round). ``./lp``
+compiles them after installing (about 45 s on 2 cores); the extension modules
+(``*.so``) land next to their sources and are not committed.
 
 A compiled module is used only while its build is current: the build writes a
 stamp with the hash of every compiled source, and importing ``streams`` checks

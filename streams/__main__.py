@@ -79,7 +79,7 @@ def _report_compiled() -> None:
     else:
         COMPILED_MODELS.set(0)
         log.warning(
-            "models: plain Python, about 1.5x the CPU per event (%s); "
+            "models: plain Python, 1.2-1.4x the CPU per event (%s); "
             "build them with: python -m learnpulse.native build",
             native.guard() or "not loaded",
         )

@@ -95,8 +95,9 @@ class ChangelogProducer:
         target = self.sent
         if self.settled < target and not self._errors:
             # One trip to a thread per flush, polling there until done: poll returns
-            # at each delivery report, and a trip per poll (asyncio future, thread
-            # wake-ups) cost ~7% of the worker's CPU on one-record batches.
+            # at each delivery report, and with a trip per poll (asyncio future,
+            # thread wake-ups) the executor thread had ~7% of the worker's py-spy
+            # samples on Tansu's one-record batches.
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(None, self._settle, target, timeout_s)
         if self.settled < target and not self._errors:

@@ -171,7 +171,7 @@ def panels() -> list[dict[str, Any]]:
     g.stat(
         "Workers on plain-Python models",
         q(f"count(learnpulse_compiled_models{{{WORKERS}}} == 0) or vector(0)"),
-        description="Workers whose compiled models are missing or stale: ~1.5x the CPU "
+        description="Workers whose compiled models are missing or stale: 1.2-1.4x the CPU "
         "per event (docs/decisions/0016); the worker's start-up log says why",
         thresholds=[(None, "green"), (1, "orange")],
     )
