@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 from typing import Any
 
@@ -38,3 +39,14 @@ def auth_headers(learner_id: str, secret: str = "test-secret-" + "x" * 20) -> di
     except ImportError:
         return {}
     return {"Authorization": f"Bearer {mint(secret.encode(), learner_id)}"}
+
+
+def random_text(rng: random.Random, max_len: int) -> str:
+    """Up to ``max_len - 1`` characters of 1-, 2-, 3- and 4-byte UTF-8, for codec tests."""
+    pick = (
+        lambda: rng.randrange(32, 127),
+        lambda: rng.randrange(0x80, 0x800),
+        lambda: rng.randrange(0x1000, 0xD000),
+        lambda: 0x1F600,
+    )
+    return "".join(chr(rng.choice(pick)()) for _ in range(rng.randrange(0, max_len)))

@@ -12,6 +12,7 @@ import pytest
 
 import schemas
 from learnpulse.synth import Organisation
+from learnpulse.testing import random_text
 from loadtests.generate import Clock, Workload
 from schemas import codec
 from streams import avro_read
@@ -38,13 +39,7 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 def _random_record(rng: random.Random) -> dict[str, Any]:
     def text() -> str:
-        pick = (
-            lambda: rng.randrange(32, 127),
-            lambda: rng.randrange(0x80, 0x800),
-            lambda: rng.randrange(0x1000, 0xD000),
-            lambda: 0x1F600,
-        )
-        return "".join(chr(rng.choice(pick)()) for _ in range(rng.randrange(0, 12)))
+        return random_text(rng, 12)
 
     def opt(f: Any) -> Any:
         return f() if rng.random() < 0.5 else None

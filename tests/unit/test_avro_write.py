@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import schemas
+from learnpulse.testing import random_text
 from streams import avro_write
 from tests.unit.test_list_cache import TOPICS, Harness  # a LearnBatch over a small catalog
 
@@ -20,13 +21,7 @@ def _fastavro(rec: dict[str, Any]) -> bytes:
 
 
 def _random_text(rng: random.Random) -> str:
-    pick = (
-        lambda: rng.randrange(32, 127),
-        lambda: rng.randrange(0x80, 0x800),
-        lambda: rng.randrange(0x1000, 0xD000),
-        lambda: 0x1F600,
-    )
-    return "".join(chr(rng.choice(pick)()) for _ in range(rng.randrange(0, 70)))
+    return random_text(rng, 70)  # past 63 bytes: a two-byte length
 
 
 def _random_record(rng: random.Random) -> dict[str, Any]:
