@@ -140,11 +140,9 @@ def in_use() -> bool:
 
 
 def clean(root: Path = ROOT) -> None:
-    for m in MODULES:
-        src = source_path(m, root)
-        for so in src.parent.glob(src.stem + ".*.so"):
-            so.unlink()
-    for so in (root / "streams").glob("native__mypyc*.so"):
+    # Every extension module under streams/, not only the listed ones: one left
+    # behind by a module taken off the list would still be imported before its .py.
+    for so in (root / "streams").rglob("*.so"):
         so.unlink()
     (root / STAMP.relative_to(ROOT)).unlink(missing_ok=True)
 
