@@ -6,7 +6,7 @@ import random
 import uuid
 from typing import Any
 
-RESULT_FIELDS = ("score_scaled", "success", "completion", "progress", "duration_s", "rating")
+from services.ingest import canonical
 
 
 def activity(
@@ -19,17 +19,18 @@ def activity(
     **result: Any,
 ) -> dict[str, Any]:
     """A canonical activity record (schemas/activity.avsc) happening and received at ``t``."""
-    return {
-        "event_id": str(uuid.uuid4()),
-        "learner_id": learner_id,
-        "occurred_at_ms": t,
-        "received_at_ms": t,
-        "source": source,
-        "verb": verb,
-        "object_id": obj,
-        "object_type": object_type,
-        "result": {**dict.fromkeys(RESULT_FIELDS), **result},
-    }
+    return canonical.record(
+        event_id=str(uuid.uuid4()),
+        learner_id=learner_id,
+        occurred_at_ms=t,
+        received_at_ms=t,
+        source=source,
+        source_format="native",
+        verb=verb,
+        object_id=obj,
+        object_type=object_type,
+        result=canonical.result(**result),
+    )
 
 
 def auth_headers(learner_id: str, secret: str = "test-secret-" + "x" * 20) -> dict[str, str]:

@@ -22,7 +22,9 @@ WRITER = codec._writer_by_id(SID)[1]
 
 
 def _fastavro(data: bytes) -> dict[str, Any]:
-    return fastavro.schemaless_reader(io.BytesIO(data[5:]), WRITER, None)  # type: ignore[return-value]
+    rec = fastavro.schemaless_reader(io.BytesIO(data[5:]), WRITER, None)
+    assert isinstance(rec, dict)
+    return rec
 
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
