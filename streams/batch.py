@@ -117,6 +117,9 @@ class LearnBatch:
         lists: listcache.ListCache | None = None,
     ) -> None:
         self.topics = topics
+        # Topics' names are properties that format a string: read once, not per record.
+        self.profiles_topic = topics.profiles
+        self.audit_topic = topics.recommendations
         self.store = store
         self.ref = reference
         self.k = k
@@ -156,6 +159,10 @@ class LearnBatch:
         rerank: set[str] = set()  # learners with an event that changes what a ranking reads
         touched: dict[str, set[str]] = {}  # learner -> open items whose progress moved
         counts: dict[str, int] = {"applied": 0, "replay": 0, "duplicate": 0}
+        profiles_topic = self.profiles_topic
+        # A learner's assigned paths, looked up once per batch (not per event):
+        # the reference data is read as of the batch.
+        paths_memo: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for m in msgs:
             try:
                 learner_id, rec = self._decode(m)
@@ -169,7 +176,7 @@ class LearnBatch:
             if state is None:
                 state = states[learner_id] = self.load(learner_id)
                 partitions[learner_id] = m.partition
-            if m.topic == self.topics.profiles:
+            if m.topic == profiles_topic:
                 before = dict(state.get("profile") or {})
                 if learner.apply_profile(state, rec):
                     self.interest.profile_changed(learner_id, state, before)
@@ -185,7 +192,7 @@ class LearnBatch:
             # learn from what the learner saw before acting on it.
             self.skills.observe(state, rec, self.ref.catalog)
             profile = state.get("profile") or {}
-            paths = self.ref.paths_for(learner_id, profile.get("team_id", ""))
+            paths = self._paths(paths_memo, learner_id, profile.get("team_id", ""))
             self.interest.observe(learner_id, state, rec, self.ref.catalog, paths)
             cid = rec.get("object_id") or ""
             was_open = cid in state["prog"]
@@ -214,16 +221,14 @@ class LearnBatch:
             risk, _ = engagement.risk_and_due(self.engagement, state, state["last_ms"])
             state["risk"] = round(risk, 4)
             profile = state.get("profile") or {}
-            due = engagement.next_check_ms(
-                self.engagement,
-                state,
-                self.ref.paths_for(learner_id, profile.get("team_id", "")),
-                learner_id,
-            )
+            paths = self._paths(paths_memo, learner_id, profile.get("team_id", ""))
+            due = engagement.next_check_ms(self.engagement, state, paths, learner_id)
             if due:
                 fx.due.append((partitions[learner_id], learner_id, due))
             rank = learner_id in rerank
-            self._project(learner_id, state, trigger, now_ms, fx, rank, touched.get(learner_id))
+            self._project(
+                learner_id, state, trigger, now_ms, fx, paths, rank, touched.get(learner_id)
+            )
         for learner_id, state in states.items():
             raw = pack(state)
             STATE_BYTES.observe(len(raw))
@@ -243,12 +248,21 @@ class LearnBatch:
         for learner_id, (raw, partition) in fx.states.items():
             self.store.put(learner_id, raw, partition)
 
+    def _paths(
+        self, memo: dict[tuple[str, str], list[dict[str, Any]]], learner_id: str, team: str
+    ) -> list[dict[str, Any]]:
+        key = (learner_id, team)
+        paths = memo.get(key)
+        if paths is None:
+            paths = memo[key] = self.ref.paths_for(learner_id, team)
+        return paths
+
     def _decode(self, m: Msg) -> tuple[str, dict[str, Any]]:
         if m.value is None:
             raise schemas.DecodeError("empty value (tombstone) on an event topic")
         value = m.value
         rec: dict[str, Any] | None = None
-        if m.topic == self.topics.profiles:
+        if m.topic == self.profiles_topic:
             rec = schemas.decode(schemas.PROFILE, value)
         else:
             header = self.fast_header
@@ -275,6 +289,7 @@ class LearnBatch:
         trigger: str | None,
         now_ms: int,
         fx: Effects,
+        paths: list[dict[str, Any]],
         rank: bool = True,
         touched: set[str] | None = None,
     ) -> None:
@@ -282,7 +297,6 @@ class LearnBatch:
         unless only the progress of items on their cached list moved."""
         profile = state.get("profile") or {}
         team = profile.get("team_id", "")
-        paths = self.ref.paths_for(learner_id, team)
         social = self.interest.finish(learner_id, state, self.ref.catalog, paths)
         cluster, peer_counts = clustering.recommender_inputs(
             state["interest"], self.centroids, self.k_min, state["done"]
@@ -355,7 +369,7 @@ class LearnBatch:
             {k: it[k] for k in ("content_id", "title", "score", "source", "reasons")}
             for it in items
         ]
-        fx.records.append((self.topics.recommendations, learner_id, self._encode_audit(audit)))
+        fx.records.append((self.audit_topic, learner_id, self._encode_audit(audit)))
 
     def _encode_audit(self, audit: dict[str, Any]) -> bytes:
         header = self.audit_header
