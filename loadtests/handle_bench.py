@@ -73,6 +73,11 @@ def child(events: int, learners: int, size: int) -> dict[str, float]:
         )
     for i in range(0, len(profiles), size):
         batch.save_states(batch.handle(profiles[i : i + size]))
+    from streams.gctune import tune
+    from streams.settings import StreamsSettings
+
+    default = StreamsSettings.model_fields["gc_threshold"].default
+    tune(int(os.environ.get("LEARNPULSE_STREAMS_GC_THRESHOLD", default)))  # as the worker does
     t0, w0 = time.process_time(), time.perf_counter()
     for i in range(0, len(acts), size):
         batch.save_states(batch.handle(acts[i : i + size]))

@@ -208,25 +208,10 @@ def slow_timers() -> None:
 
 
 @patch
-def gc_freeze() -> None:
-    """``gc.freeze()`` once start-up is over (10 s): the long-lived objects of faust,
-    the reference data and the models leave the collector's generations, so full
-    collections stop scanning them."""
-    import gc
-    import threading
-
-    t = threading.Timer(10.0, gc.freeze)
-    t.daemon = True
-    t.start()
-
-
-@patch
-def gc_lazy() -> None:
-    """``gc.set_threshold(50_000, 50, 100)``: young collections 70x rarer (the
-    per-event dicts and lists are freed by reference counting, not the collector)."""
-    import gc
-
-    gc.set_threshold(50_000, 50, 100)
+def gc_default() -> None:
+    """Python's own collector thresholds, nothing frozen (the workers' behaviour
+    before decision 0017)."""
+    os.environ["LEARNPULSE_STREAMS_GC_THRESHOLD"] = "0"
 
 
 @patch

@@ -107,6 +107,9 @@ async def run(stop: asyncio.Event) -> None:
 
     clusterer = ClusterAgent(w)
     clusterer.start()
+    from streams.gctune import tune
+
+    tune(s.gc_threshold)  # as python -m streams does
     consumer = Consumer(
         {
             "bootstrap.servers": s.kafka_bootstrap,

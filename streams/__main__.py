@@ -48,6 +48,9 @@ def main() -> int:
 
     clusterer = ClusterAgent(w)
     clusterer.start()
+    from streams.gctune import tune
+
+    tune(settings.gc_threshold)
     from faust.worker import Worker as FaustWorker
 
     worker = FaustWorker(

@@ -57,6 +57,11 @@ class StreamsSettings(BaseSettings):
     reco_cache_learners: int = Field(
         50_000, description="learners whose last list is cached in memory (0 = always rank)"
     )
+    gc_threshold: int = Field(
+        10_000,
+        description="allocations between young garbage collections (Python's default is "
+        "700; 0 keeps the defaults); start-up objects are frozen (decision 0017)",
+    )
     redis_ttl_s: int = Field(30 * 86400, description="TTL of per-learner Redis values")
     nudge_stream_maxlen: int = Field(100, description="nudges kept per learner in Redis")
     silence_tick_s: float = Field(1.0, description="how often due silence timers are checked")
