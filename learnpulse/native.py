@@ -50,6 +50,7 @@ MODULES: tuple[str, ...] = (
     "streams.models.ranker",
     "streams.models.recommend",
     "streams.models.rhythm",
+    "streams.models.rng",
     "streams.models.state",
     "streams.avro_read",
     "streams.avro_write",

@@ -21,9 +21,10 @@ Examples
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
+
+from streams.models.rng import Draws
 
 ARMS = ("fresh", "niche", "cluster", "popular", "interest", "peers", "gap")
 WINDOW = 40
@@ -51,7 +52,7 @@ def select(
     k: int,
     slots: int,
     arms: Mapping[str, Sequence[float]],
-    rng: random.Random,
+    rng: Draws,
 ) -> list[tuple[float, T, str, bool]]:
     """Top-``k`` from ``ranked`` (best first), the last ``slots`` exploratory.
 

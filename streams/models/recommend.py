@@ -65,7 +65,6 @@ Examples
 
 from __future__ import annotations
 
-import random
 import time
 import zlib
 from collections.abc import Callable, Mapping
@@ -89,6 +88,7 @@ from streams.models.ranker import (
     scores,
     sigmoid,
 )
+from streams.models.rng import Rng
 from streams.models.state import LearnerState
 
 MODEL_VERSION = "ranker-1"
@@ -318,7 +318,7 @@ class Recommender:
         items = ctx.index.ordered
         if len(items) < 2:
             return
-        rng = random.Random(zlib.crc32(f"{self.seed}:{learner_id}:{sec['n']}:neg".encode()))
+        rng = Rng(zlib.crc32(f"{self.seed}:{learner_id}:{sec['n']}:neg".encode()))
         learner_sec = sec if self.personal else None
         lr, l2 = self.learner_lr, self.learner_l2
         taken = 0
@@ -411,7 +411,7 @@ class Recommender:
             ranked = _limit_continue(ranked, self.max_continue)
         if self.recent_topic_rank and ctx.last_topic:
             _lift_recent_topic(ranked, ctx.last_topic, self.recent_topic_rank)
-        rng = random.Random(zlib.crc32(f"{self.seed}:{learner_id}:{sec.get('n', 0)}".encode()))
+        rng = Rng(zlib.crc32(f"{self.seed}:{learner_id}:{sec.get('n', 0)}".encode()))
         chosen = explore.select(ranked, k or self.k, self.explore_slots, sec.get("arm") or {}, rng)
         tz = profile.get("time_zone") or "UTC"
         out = []
