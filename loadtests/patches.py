@@ -152,21 +152,35 @@ def _settings_patch(update: dict[str, object], drop: tuple[str, ...] = ()) -> No
 
 @patch
 def changelog_batched() -> None:
-    """Drop ``producer_max_batch_size=1`` and the learner changelog's one-record
-    batches (the Tansu recovery workaround): changelog records batch like on a real
-    Kafka. NOT safe on Tansu (recovery stops early); measures what the workaround
-    costs and what a Kafka deployment gets."""
+    """Drop ``producer_max_batch_size=1`` and the learner changelog's end markers
+    (decision 0018): changelog records batch like on a real Kafka. NOT safe on
+    Tansu (recovery stops early); measures what the workaround costs."""
     _settings_patch({}, drop=("producer_max_batch_size",))
     from streams import store
 
     init = store.ChangelogProducer.__init__
 
-    def batched(
-        self: object, bootstrap: str, topic: str, one_record_batches: bool, **kw: object
-    ) -> None:
+    def batched(self: object, bootstrap: str, topic: str, end_markers: bool, **kw: object) -> None:
         init(self, bootstrap, topic, False, **kw)  # type: ignore[arg-type]
 
     store.ChangelogProducer.__init__ = batched  # type: ignore[method-assign,assignment]
+
+
+@patch
+def changelog_one_record() -> None:
+    """The learner changelog as before decision 0018: every record its own batch
+    (``batch.num.messages=1``), no end markers."""
+    from streams import store
+
+    init = store.ChangelogProducer.__init__
+
+    def single(self: object, bootstrap: str, topic: str, end_markers: bool, **kw: object) -> None:
+        extra = dict(kw.pop("extra", None) or {})  # type: ignore[call-overload]
+        extra["batch.num.messages"] = 1
+        extra["compression.type"] = "none"
+        init(self, bootstrap, topic, False, extra=extra, **kw)  # type: ignore[arg-type]
+
+    store.ChangelogProducer.__init__ = single  # type: ignore[method-assign,assignment]
 
 
 @patch

@@ -61,12 +61,17 @@ def faust_settings(s: StreamsSettings) -> dict[str, Any]:
     if s.broker_profile == "kafka":
         conf["topic_replication_factor"] = s.replication_factor
     if s.broker_profile == "tansu":
-        # DESIGN.md: Tansu's ListOffsets answers the last batch's base offset + 1,
-        # so changelog recovery stops early unless every changelog record is its
-        # own batch; short session timeouts because joins wait half of it.
+        # DESIGN.md: Tansu's ListOffsets answers the last batch's base offset + 1.
+        # The learner changelog ends each flush with a marker so recovery reaches
+        # every committed state (streams/store.py, decision 0018); faust's own
+        # producer keeps one-record batches. A standby or a recovery may still
+        # read records past that too-low high watermark, which faust's
+        # consistency check would take for a truncated changelog and crash on.
+        # Short session timeouts because joins wait half of it.
         conf.update(
             {
                 "producer_max_batch_size": 1,
+                "recovery_consistency_check": False,
                 "broker_session_timeout": s.session_timeout_s,
                 "broker_heartbeat_interval": s.heartbeat_s,
                 "broker_rebalance_timeout": s.session_timeout_s,

@@ -56,7 +56,7 @@ def build(s: StreamsSettings) -> Worker:
         ChangelogProducer(
             s.kafka_bootstrap,
             table.changelog_topic.get_topic_name(),
-            one_record_batches=s.broker_profile == "tansu",
+            end_markers=s.broker_profile == "tansu",
         ),
     )
     reference = ReferenceData()

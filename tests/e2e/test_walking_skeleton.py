@@ -146,3 +146,44 @@ def test_restart_recovers_state_without_duplicate_effects(
     assert s["events_applied"] == 3, "the re-sent event must not be applied twice"
     # Progress from before the restart was recovered from the changelog, not lost.
     assert s["in_progress"] == {"py-201": 0.6, "ml-301": 0.2}
+
+
+def test_restart_recovers_every_learner_of_multi_record_changelog_batches(
+    kafka_bootstrap, redis_server, topics, start_worker
+) -> None:
+    """Many learners at once: their states reach the changelog in multi-record
+    batches, and on the development broker only the end markers make a recovery
+    read past the first record of the last batch (decision 0018)."""
+    r = redis.Redis.from_url(redis_server.url)
+    run = uuid.uuid4().hex[:6]
+    learners = [f"many{i}-{run}" for i in range(300)]
+    worker = start_worker(topics)
+    produce(
+        kafka_bootstrap, topics.activity, [activity(L, "started", "py-201", 0.4) for L in learners]
+    )
+
+    def states() -> dict[str, dict[str, Any]]:
+        raws = r.mget([keys.state(L) for L in learners])
+        return {L: orjson.loads(raw) for L, raw in zip(learners, raws, strict=True) if raw}
+
+    wait_for(lambda: len(states()) == len(learners), 90, "every learner's first event")
+    assert worker.stop() is not None
+    restarted_ms = int(time.time() * 1000)
+    produce(
+        kafka_bootstrap,
+        topics.activity,
+        [activity(L, "started", "ml-301", 0.1) for L in learners],
+    )
+    worker.restart()
+    # Written again after the restart: with its state recovered (2 events) or,
+    # had recovery missed it, from a fresh one (1 event).
+    wait_for(
+        lambda: all(s["updated_at_ms"] > restarted_ms for s in states().values()),
+        120,
+        "every learner's second event after the restart",
+    )
+    got = {L: s["events_applied"] for L, s in states().items()}
+    lost = [L for L in learners if got.get(L) != 2]
+    assert not lost, f"{len(lost)} learners' states were not recovered, e.g. {lost[:3]}"
+    state = orjson.loads(r.get(keys.state(learners[-1])) or b"{}")
+    assert state["in_progress"] == {"py-201": 0.4, "ml-301": 0.1}
