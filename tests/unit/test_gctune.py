@@ -11,7 +11,8 @@ import gc, json
 from streams.gctune import tune
 before = gc.get_threshold()
 tune({young})
-print(json.dumps({{"before": before, "after": gc.get_threshold(), "frozen": gc.get_freeze_count()}}))
+after, frozen = gc.get_threshold(), gc.get_freeze_count()
+print(json.dumps({{"before": before, "after": after, "frozen": frozen}}))
 """
 
 
