@@ -22,7 +22,8 @@ Starts its own Tansu and Redis on free loopback ports and one stream worker
 
 The generator paces on a schedule but stamps records when it actually sends,
 so if it falls behind latency is understated: its achieved rate is printed.
-Prints p50/p95/p99 per load; never asserts timings.
+Prints p50/p95/p99 per load, and how busy the worker's main thread (where
+the batches are processed) and the whole machine were; never asserts timings.
 """
 
 from __future__ import annotations
@@ -99,6 +100,9 @@ class Phase:
     p95: float
     p99: float
     max: float
+    worker_cpu: float  # worker process CPU seconds per second of the phase
+    main_thread: float  # the worker's main thread (the processing) alone
+    machine_cpu: float  # every process on the machine, share of all CPUs
 
 
 def latencies(
@@ -172,6 +176,14 @@ def run_generator(
     if sends:
         args += ["--sends-log", str(sends)]
     return stack.spawn(f"gen-{tag}", harness.python_module("loadtests.generate", *args), {})
+
+
+def busy(pid: int) -> tuple[float, float]:
+    """CPU seconds so far of the worker process and of its main thread (the processing;
+    faust's consumer, librdkafka and the clusterer run in other threads)."""
+    proc = psutil.Process(pid)
+    main = next((t for t in proc.threads() if t.id == pid), None)
+    return harness.cpu_seconds(proc), (main.user_time + main.system_time) if main else 0.0
 
 
 def wait_exit(stack: harness.BenchStack, proc: harness.Proc, timeout: float) -> None:
@@ -269,8 +281,12 @@ def main(
                 rate = f * max_rate
                 sends = Path(tmp) / f"sends-{f}.txt"
                 start_ms = time.time() * 1000
+                busy0, wall0 = busy(worker.pid), time.monotonic()
+                psutil.cpu_percent()  # starts the machine-wide measurement
                 gen = run_generator(stack, topics, learners, rate, seconds, None, f"p{f}", sends)
                 wait_exit(stack, gen, seconds + 120)
+                machine = psutil.cpu_percent() / 100
+                busy1, wall1 = busy(worker.pid), time.monotonic()
                 n = len(sends.read_text().splitlines())
                 harness.watch(worker.pid, port, done + n, 120)
                 done += n
@@ -291,12 +307,16 @@ def main(
                         pct(lat, 0.95),
                         pct(lat, 0.99),
                         max(lat) if lat else float("nan"),
+                        (busy1[0] - busy0[0]) / (wall1 - wall0),
+                        (busy1[1] - busy0[1]) / (wall1 - wall0),
+                        machine,
                     )
                 )
                 p = phases[-1]
                 console.print(
                     f"  {f:.0%} of max ({rate:,.0f}/s): p50 {p.p50:.1f} ms, "
-                    f"p95 {p.p95:.1f}, p99 {p.p99:.1f} ({p.measured:,} events)"
+                    f"p95 {p.p95:.1f}, p99 {p.p99:.1f} ({p.measured:,} events); "
+                    f"worker main thread busy {p.main_thread:.0%}, machine {p.machine_cpu:.0%}"
                 )
             e2e = harness.scrape(port, "learnpulse_e2e_append_to_redis_seconds_count")
         finally:
@@ -316,6 +336,9 @@ def main(
         "p95 ms",
         "p99 ms",
         "max ms",
+        "worker CPU",
+        "main thread",
+        "machine",
     ):
         t.add_column(col, justify="right")
     for p in phases:
@@ -329,6 +352,9 @@ def main(
             f"{p.p95:.1f}",
             f"{p.p99:.1f}",
             f"{p.max:.1f}",
+            f"{p.worker_cpu:.0%}",
+            f"{p.main_thread:.0%}",
+            f"{p.machine_cpu:.0%}",
         )
     console.print(t)
     if phases:
