@@ -32,6 +32,8 @@ import statistics
 import tempfile
 import threading
 import time
+import urllib.parse
+import urllib.request
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +102,8 @@ class Phase:
     p95: float
     p99: float
     max: float
+    worker_p50: float  # the worker's own histogram (append -> Redis written): bucket bounds
+    worker_p99: float
     worker_cpu: float  # worker process CPU seconds per second of the phase
     main_thread: float  # the worker's main thread (the processing) alone
     machine_cpu: float  # every process on the machine, share of all CPUs
@@ -176,6 +180,32 @@ def run_generator(
     if sends:
         args += ["--sends-log", str(sends)]
     return stack.spawn(f"gen-{tag}", harness.python_module("loadtests.generate", *args), {})
+
+
+E2E_BUCKET = "learnpulse_e2e_append_to_redis_seconds_bucket"
+
+
+def worker_buckets(port: int) -> dict[float, float]:
+    """The worker's own append -> Redis histogram: cumulative count per upper bound (s)."""
+    url = f"http://127.0.0.1:{port}/metrics?" + urllib.parse.urlencode({"name[]": E2E_BUCKET})
+    out: dict[float, float] = {}
+    with urllib.request.urlopen(url, timeout=5) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(E2E_BUCKET + "{"):
+                le = line.split('le="', 1)[1].split('"', 1)[0]
+                bound = float("inf") if le == "+Inf" else float(le)
+                out[bound] = out.get(bound, 0.0) + float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def bucket_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:
+    """Upper bound (ms) of the bucket holding quantile q of the observations in between."""
+    deltas = sorted((b, after.get(b, 0.0) - before.get(b, 0.0)) for b in after)
+    total = deltas[-1][1] if deltas else 0.0
+    for bound, cum in deltas:
+        if total and cum >= q * total:
+            return bound * 1000
+    return float("nan")
 
 
 def busy(pid: int) -> tuple[float, float]:
@@ -282,6 +312,7 @@ def main(
                 sends = Path(tmp) / f"sends-{f}.txt"
                 start_ms = time.time() * 1000
                 busy0, wall0 = busy(worker.pid), time.monotonic()
+                hist0 = worker_buckets(port)
                 psutil.cpu_percent()  # starts the machine-wide measurement
                 gen = run_generator(stack, topics, learners, rate, seconds, None, f"p{f}", sends)
                 wait_exit(stack, gen, seconds + 120)
@@ -291,6 +322,7 @@ def main(
                 harness.watch(worker.pid, port, done + n, 120)
                 done += n
                 time.sleep(0.5)  # the last publishes arrive
+                hist1 = worker_buckets(port)
                 got = feed.take()
                 stamps = [int(line.rsplit(" ", 1)[1]) for line in sends.read_text().splitlines()]
                 span = (max(stamps) - min(stamps)) / 1000 if stamps else 0.0
@@ -307,6 +339,8 @@ def main(
                         pct(lat, 0.95),
                         pct(lat, 0.99),
                         max(lat) if lat else float("nan"),
+                        bucket_quantile(hist0, hist1, 0.5),
+                        bucket_quantile(hist0, hist1, 0.99),
                         (busy1[0] - busy0[0]) / (wall1 - wall0),
                         (busy1[1] - busy0[1]) / (wall1 - wall0),
                         machine,
@@ -316,7 +350,9 @@ def main(
                 console.print(
                     f"  {f:.0%} of max ({rate:,.0f}/s): p50 {p.p50:.1f} ms, "
                     f"p95 {p.p95:.1f}, p99 {p.p99:.1f} ({p.measured:,} events); "
-                    f"worker main thread busy {p.main_thread:.0%}, machine {p.machine_cpu:.0%}"
+                    f"worker main thread busy {p.main_thread:.0%}, machine {p.machine_cpu:.0%}; "
+                    f"worker's own histogram p50 <= {p.worker_p50:.0f} ms, "
+                    f"p99 <= {p.worker_p99:.0f} ms"
                 )
             e2e = harness.scrape(port, "learnpulse_e2e_append_to_redis_seconds_count")
         finally:
@@ -336,6 +372,7 @@ def main(
         "p95 ms",
         "p99 ms",
         "max ms",
+        "worker p50/p99 ≤ ms",
         "worker CPU",
         "main thread",
         "machine",
@@ -352,6 +389,7 @@ def main(
             f"{p.p95:.1f}",
             f"{p.p99:.1f}",
             f"{p.max:.1f}",
+            f"{p.worker_p50:.0f} / {p.worker_p99:.0f}",
             f"{p.worker_cpu:.0%}",
             f"{p.main_thread:.0%}",
             f"{p.machine_cpu:.0%}",
