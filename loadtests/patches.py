@@ -229,6 +229,47 @@ def gc_default() -> None:
 
 
 @patch
+def whole_batches() -> None:
+    """Before decision 0019: each batch handled in one piece, without turns of the
+    event loop between slices of learners (so the consumer refetches later)."""
+    import streams.agents.learn as learn_mod
+
+    learn_mod.SLICE = 1 << 30
+
+
+@patch
+def batch_trace() -> None:
+    """Measurement only: one stderr line per batch of the learn loop: the gap since
+    the previous batch ended (waiting for records, intake), its size, the age of
+    its oldest and newest record when processing starts (Kafka append time), and
+    how long processing and writing took. Shows where live latency accrues."""
+    import sys
+    import time
+    from typing import Any
+
+    import streams.agents.learn as learn_mod
+
+    original = learn_mod.process
+    last_end = [time.time()]
+
+    async def process(w: Any, msgs: Any) -> None:
+        start = time.time()
+        stamps = [m.timestamp_ms for m in msgs]
+        await original(w, msgs)
+        end = time.time()
+        print(
+            f"batch-trace: gap {1000 * (start - last_end[0]):.1f} ms, n {len(msgs)}, "
+            f"oldest {start * 1000 - min(stamps):.1f} ms, newest {start * 1000 - max(stamps):.1f} "
+            f"ms, process {1000 * (end - start):.1f} ms",
+            file=sys.stderr,
+            flush=True,
+        )
+        last_end[0] = end
+
+    learn_mod.process = process  # type: ignore[assignment]
+
+
+@patch
 def time_handle() -> None:
     """Measurement only: thread CPU spent in ``LearnBatch.handle`` and in the main
     thread overall, written to stderr every 20,000 events (A/B real vs plain)."""

@@ -10,9 +10,17 @@ from learnpulse.logs import JsonFormatter
 
 
 def test_json_log_line_carries_structured_fields() -> None:
-    record = logging.makeLogRecord({
-        "name": "streams.sink", "levelname": "WARNING", "msg": "dead-lettered a record",
-        "topic": "lp.raw.xapi", "partition": 1, "offset": 42, "reason": "invalid"})
+    record = logging.makeLogRecord(
+        {
+            "name": "streams.sink",
+            "levelname": "WARNING",
+            "msg": "dead-lettered a record",
+            "topic": "lp.raw.xapi",
+            "partition": 1,
+            "offset": 42,
+            "reason": "invalid",
+        }
+    )
     line = JsonFormatter().format(record)
     data = orjson.loads(line)
     assert data["msg"] == "dead-lettered a record"
