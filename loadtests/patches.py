@@ -229,15 +229,6 @@ def gc_default() -> None:
 
 
 @patch
-def whole_batches() -> None:
-    """Before decision 0019: each batch handled in one piece, without turns of the
-    event loop between slices of learners (so the consumer refetches later)."""
-    import streams.agents.learn as learn_mod
-
-    learn_mod.SLICE = 1 << 30
-
-
-@patch
 def batch_trace() -> None:
     """Measurement only: one stderr line per batch of the learn loop: the gap since
     the previous batch ended (waiting for records, intake), its size, the age of

@@ -7,7 +7,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from streams.batch import Effects, LearnBatch, Msg
+from streams.batch import Msg
 from streams.fatal import stop_worker
 from streams.intake import BulkIntake, FlushThenAck
 from streams.metrics import (
@@ -23,12 +23,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 QUALITY_EVERY_S = 5.0  # the rolling AUC sorts its window: not on every batch
-# Records per slice of a batch's processing, between which the event loop runs.
-# faust's consumer thread fetches a partition again only once its last fetch was
-# handed over, and that hand-over runs on this loop: without these turns, records
-# appended while a batch is processed were fetched only after it, and waited a
-# whole extra batch (decision 0019).
-SLICE = 100
 
 
 def to_msg(m: Any) -> Msg:
@@ -100,7 +94,7 @@ def register(w: Worker) -> None:
 
 async def process(w: Worker, msgs: list[Msg]) -> None:
     """One batch: compute, write effects, then save states (docs/decisions/0002)."""
-    fx = await handle_in_slices(w.batch, msgs, SLICE)
+    fx = w.batch.handle(msgs)
     try:
         # Both must succeed before the states are saved; waiting on them together
         # costs the slower round trip, not the sum.
@@ -109,47 +103,3 @@ async def process(w: Worker, msgs: list[Msg]) -> None:
         # This batch is neither saved nor committed: it is processed again.
         stop_worker("effects of a batch could not be written")
     w.batch.save_states(fx)
-
-
-async def handle_in_slices(batch: LearnBatch, msgs: list[Msg], size: int) -> Effects:
-    """``batch.handle(msgs)`` in slices of whole learners, yielding to the loop between.
-
-    A learner's records stay together and in order (they share one partition,
-    so one key), so each learner is still loaded, ranked and saved once per
-    batch. A batch with unkeyed records is handled in one piece: their learner
-    is only known after decoding.
-    """
-    if len(msgs) <= size or any(m.key is None for m in msgs):
-        return batch.handle(msgs)
-    by_learner: dict[bytes | None, list[Msg]] = {}
-    for m in msgs:
-        by_learner.setdefault(m.key, []).append(m)
-    fx: Effects | None = None
-    part: list[Msg] = []
-    for records in by_learner.values():
-        part.extend(records)
-        if len(part) >= size:
-            fx = merge(fx, batch.handle(part))
-            part = []
-            await asyncio.sleep(0)
-    if part:
-        fx = merge(fx, batch.handle(part))
-    assert fx is not None
-    return fx
-
-
-def merge(into: Effects | None, more: Effects) -> Effects:
-    """The effects of two slices of one batch (disjoint learners) as one."""
-    if into is None:
-        return more
-    into.redis_values.update(more.redis_values)
-    into.publish.extend(more.publish)
-    into.nudges.extend(more.nudges)
-    into.due.extend(more.due)
-    into.records.extend(more.records)
-    into.dead.extend(more.dead)
-    into.states.update(more.states)
-    into.appended_ms.extend(more.appended_ms)
-    into.occurred_ms.extend(more.occurred_ms)
-    into.changed += more.changed
-    return into
