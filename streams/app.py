@@ -90,8 +90,12 @@ def create_app(s: StreamsSettings) -> faust.App:
     if s.faust_metrics:
         # faust's own sensor: rebalance, commit and producer latencies, messages
         # per topic/partition. Served by our /metrics (faust's web server is off).
-        from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+        from faust.sensors.prometheus import FaustMetrics
         from prometheus_client import REGISTRY
 
-        app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(REGISTRY, "learnpulse_faust"))
+        from streams.monitor import LeanPrometheusMonitor
+
+        app.monitor = LeanPrometheusMonitor(
+            metrics=FaustMetrics.create(REGISTRY, "learnpulse_faust")
+        )
     return app

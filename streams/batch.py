@@ -20,7 +20,13 @@ import schemas
 from learnpulse import keys
 from learnpulse.topics import Topics
 from streams import avro_read, avro_write, clustering, engagement, listcache
-from streams.metrics import DEADLETTERED, EVENTS_PROCESSED, LISTS_RENDERED, STATE_BYTES
+from streams.metrics import (
+    DEADLETTERED,
+    EVENTS_PROCESSED,
+    LISTS_RENDERED,
+    STATE_BYTES,
+    observe_many,
+)
 from streams.models import learner, recommend
 from streams.models.state import LearnerState, new_state, pack, unpack
 from streams.reference import ReferenceData
@@ -229,10 +235,12 @@ class LearnBatch:
             self._project(
                 learner_id, state, trigger, now_ms, fx, paths, rank, touched.get(learner_id)
             )
+        sizes: list[float] = []
         for learner_id, state in states.items():
             raw = pack(state)
-            STATE_BYTES.observe(len(raw))
+            sizes.append(len(raw))
             fx.states[learner_id] = (raw, partitions[learner_id])
+        observe_many(STATE_BYTES, sizes)
         update = self.interest.drain()
         if update is not None:
             fx.records.append((self.topics.interest_updates, "interest", update))

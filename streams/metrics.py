@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Iterable
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_PROCESSED = Counter(
@@ -84,3 +88,31 @@ TABLE_RECOVERY_REMAINING = Gauge(
     "Changelog records still to replay before the learner table is recovered",
     ["kind"],
 )
+
+
+def observe_many(hist: Histogram, values: Iterable[float]) -> None:
+    """``hist.observe(v)`` for every value, with one increment per bucket hit.
+
+    Observing one value takes the histogram's locks twice (~0.6 µs); the
+    per-event latency histograms see thousands of values a second. Uses
+    prometheus_client's bucket counters directly, so
+    ``tests/unit/test_metrics.py`` checks it exports what ``observe`` would;
+    a client without them gets plain ``observe`` calls.
+    """
+    bounds: Any = getattr(hist, "_upper_bounds", None)
+    buckets: Any = getattr(hist, "_buckets", None)
+    total: Any = getattr(hist, "_sum", None)
+    if bounds is None or buckets is None or total is None:
+        for v in values:
+            hist.observe(v)
+        return
+    counts = [0] * len(bounds)
+    acc = 0.0
+    for v in values:
+        # observe() counts v in the first bucket whose upper bound is >= v.
+        counts[bisect_left(bounds, v)] += 1
+        acc += v
+    for i, n in enumerate(counts):
+        if n:
+            buckets[i].inc(n)
+    total.inc(acc)

@@ -24,6 +24,7 @@ from streams.metrics import (
     RECOMMENDATIONS_WRITTEN,
     REDIS_ERRORS,
     REDIS_WRITE_SECONDS,
+    observe_many,
 )
 
 log = logging.getLogger(__name__)
@@ -89,10 +90,8 @@ class RedisSink:
         now = time.time()
         REDIS_WRITE_SECONDS.observe(time.perf_counter() - t0)
         RECOMMENDATIONS_WRITTEN.inc(sum(1 for k in fx.redis_values if k.endswith(":reco")))
-        for ms in fx.appended_ms:
-            E2E_FROM_APPEND.observe(max(0.0, now - ms / 1000))
-        for ms in fx.occurred_ms:
-            E2E_FROM_EVENT.observe(max(0.0, now - ms / 1000))
+        observe_many(E2E_FROM_APPEND, [max(0.0, now - ms / 1000) for ms in fx.appended_ms])
+        observe_many(E2E_FROM_EVENT, [max(0.0, now - ms / 1000) for ms in fx.occurred_ms])
 
 
 class RecordSink:
