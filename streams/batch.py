@@ -28,7 +28,7 @@ from streams.metrics import (
     observe_many,
 )
 from streams.models import learner, recommend
-from streams.models.state import LearnerState, new_state, pack, unpack
+from streams.models.state import LearnerState, exact, new_state, pack, unpack
 from streams.reference import ReferenceData
 from streams.skills import SkillTracker
 
@@ -341,7 +341,7 @@ class LearnBatch:
             self.lists.put(
                 learner_id,
                 listcache.CachedList(
-                    orjson.dumps(items),
+                    exact(orjson.dumps(items)),  # kept until the next ranking
                     listcache.continue_slots(items, state["prog"]),
                     state["rk"],
                     inputs,

@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from streams.models.explain import CONTINUE_TAIL, reason
+from streams.models.state import exact
 
 # reference, centroids and team-completion versions; time zone; interest cluster
 Inputs = tuple[int, int, int, str, str | None]
@@ -113,5 +114,5 @@ def patch(
             continue
         i, j = entry.cont[cid]
         items[i]["reasons"][j] = reason(("continue", p[0], p[1]), now_ms, tz)
-    entry.items = orjson.dumps(items)
+    entry.items = exact(orjson.dumps(items))  # kept: see state.exact
     return items

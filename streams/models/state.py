@@ -77,8 +77,18 @@ def pack(state: LearnerState) -> bytes:
     """
     raw = orjson.dumps(state)
     if len(raw) < PACK_FROM:
-        return raw
+        return exact(raw)
     return _LZ4 + bytes(cramjam.lz4.compress_block(raw))
+
+
+def exact(raw: bytes) -> bytes:
+    """A copy of ``raw`` that holds no more memory than its length.
+
+    orjson returns output under ~1 KB in a buffer of 4-8 KB (orjson 3.13,
+    measured by RSS). Kept in the learner table, a profile-only state (~0.9 KB)
+    held ~8 KB; at 100,000 learners that was most of the worker's memory.
+    """
+    return memoryview(raw).tobytes()
 
 
 def unpack(raw: bytes) -> LearnerState:

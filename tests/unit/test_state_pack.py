@@ -29,3 +29,20 @@ def test_small_states_stay_plain_json_and_old_plain_values_still_load() -> None:
     assert pack(st) == orjson.dumps(st)
     # What workers before packing wrote to the changelog: plain JSON, any size.
     assert unpack(orjson.dumps(busy_state())) == busy_state()
+
+
+def test_kept_states_hold_about_their_own_size_in_memory() -> None:
+    # orjson hands out small outputs in a 4-8 KB buffer; the table keeps one
+    # state per learner, so each must own only its bytes.
+    import tracemalloc
+
+    st = new_state() | {"profile": {"role": "engineer", "team_id": "team-0007"}}
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [pack(st) for _ in range(2000)]
+        per_state = (tracemalloc.get_traced_memory()[0] - before) / len(kept)
+    finally:
+        tracemalloc.stop()
+    assert len(kept[0]) < PACK_FROM
+    assert per_state < len(kept[0]) + 200
