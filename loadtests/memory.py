@@ -74,6 +74,7 @@ def drive(
 ) -> tuple[dict[str, bytes], int, float]:
     """Profiles then activity through ``batch``; returns last Redis values, events, seconds."""
     from streams.batch import Msg
+    from streams.models.state import exact
 
     last: dict[str, bytes] = {}
     offsets = [0] * topics.partitions
@@ -82,7 +83,9 @@ def drive(
 
     def flush(msgs: list[Msg]) -> None:
         fx = batch.handle(msgs)
-        last.update(fx.redis_values)
+        # Exact-size copies: orjson's small outputs sit in 4-8 KB buffers, which
+        # a worker frees after the Redis write but this copy would keep.
+        last.update((k, exact(v)) for k, v in fx.redis_values.items())
         batch.save_states(fx)
         msgs.clear()
 
