@@ -251,6 +251,45 @@ def per_value_metrics() -> None:
 
 
 @patch
+def settle_ms() -> None:
+    """Experiment: a batch closes once its queue has not grown for
+    ``LP_SETTLE_MS`` (default 3) milliseconds of wall time, instead of for
+    ``SETTLE_TURNS`` event-loop turns, so the fetch issued when the previous
+    batch's records were taken can land in this batch."""
+    import asyncio
+    from collections.abc import AsyncIterator
+    from typing import Any
+
+    from streams.intake import BulkIntake
+
+    quiet_s = float(os.environ.get("LP_SETTLE_MS", "3")) / 1000
+
+    async def batches(self: Any) -> AsyncIterator[list[Any]]:
+        queue = self.channel.queue
+        loop = asyncio.get_running_loop()
+        max_batch = self.max_batch
+        while True:
+            batch = [await queue.get()]
+            now = loop.time()
+            deadline = now + self.linger_s
+            size, grew_at = queue.qsize(), now
+            while size < max_batch - 1 and now < deadline and now - grew_at < quiet_s:
+                # Short sleeps, not bare turns: the wait must not spin the GIL
+                # away from the consumer thread that is fetching.
+                await asyncio.sleep(0.0005)
+                now = loop.time()
+                grown = queue.qsize()
+                if grown != size:
+                    size, grew_at = grown, now
+            get = queue.get_nowait
+            while len(batch) < max_batch and not queue.empty():
+                batch.append(get())
+            yield batch
+
+    BulkIntake.batches = batches  # type: ignore[method-assign]
+
+
+@patch
 def batch_trace() -> None:
     """Measurement only: one stderr line per batch of the learn loop: the gap since
     the previous batch ended (waiting for records, intake), its size, the age of
