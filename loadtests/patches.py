@@ -235,7 +235,6 @@ def per_value_metrics() -> None:
     from faust.sensors.prometheus import PrometheusMonitor
 
     import streams.batch
-    import streams.metrics
     import streams.monitor
     import streams.sink
 
@@ -243,7 +242,8 @@ def per_value_metrics() -> None:
         for v in values:  # type: ignore[attr-defined]
             hist.observe(v)  # type: ignore[attr-defined]
 
-    for mod in (streams.metrics, streams.batch, streams.sink):
+    # The modules that call it (they bound the name at import).
+    for mod in (streams.batch, streams.sink):
         mod.observe_many = observe_many  # type: ignore[attr-defined]
     streams.monitor.LeanPrometheusMonitor.track_tp_end_offset = (  # type: ignore[method-assign]
         PrometheusMonitor.track_tp_end_offset
