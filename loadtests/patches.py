@@ -292,22 +292,23 @@ def settle_ms() -> None:
 @patch
 def batch_trace() -> None:
     """Measurement only: one stderr line per batch of the learn loop: the gap since
-    the previous batch ended (waiting for records, intake), its size, the age of
-    its oldest and newest record when processing starts (Kafka append time), and
-    how long processing and writing took. Shows where live latency accrues."""
+    the previous batch was computed (waiting for records, intake, waiting for the
+    previous batch's writes), its size, the age of its oldest and newest record
+    when computing starts (Kafka append time), and how long computing took. Shows
+    where live latency accrues."""
     import sys
     import time
     from typing import Any
 
     import streams.agents.learn as learn_mod
 
-    original = learn_mod.process
+    original = learn_mod.compute
     last_end = [time.time()]
 
-    async def process(w: Any, msgs: Any) -> None:
+    def compute(w: Any, msgs: Any) -> Any:
         start = time.time()
         stamps = [m.timestamp_ms for m in msgs]
-        await original(w, msgs)
+        fx = original(w, msgs)
         end = time.time()
         print(
             f"batch-trace: gap {1000 * (start - last_end[0]):.1f} ms, n {len(msgs)}, "
@@ -317,8 +318,141 @@ def batch_trace() -> None:
             flush=True,
         )
         last_end[0] = end
+        return fx
 
-    learn_mod.process = process  # type: ignore[assignment]
+    learn_mod.compute = compute  # type: ignore[assignment]
+
+
+@patch
+def serial_writes() -> None:
+    """The learn loop before decision 0020, for A/B: Redis and the audit records are
+    written together, and the states logged, before the next batch is computed."""
+    import asyncio
+    from collections.abc import Coroutine
+    from typing import Any
+
+    import streams.agents.learn as learn_mod
+    from streams.writebehind import WriteBehind
+
+    async def write_redis(w: Any, fx: Any) -> None:
+        await asyncio.gather(w.redis_sink.write(fx), w.record_sink.write(fx))
+
+    async def make_durable(w: Any, fx: Any, batch: Any, acker: Any) -> None:
+        w.store.log(fx.states)
+        acker.add(batch)
+
+    async def start(self: WriteBehind, writes: Coroutine[Any, Any, None]) -> None:
+        await self.drain()
+        await writes
+
+    learn_mod.write_redis = write_redis  # type: ignore[assignment]
+    learn_mod.make_durable = make_durable  # type: ignore[assignment]
+    WriteBehind.start = start  # type: ignore[method-assign]
+
+
+@patch
+def pipelined_redis() -> None:
+    """The sink before decision 0019, for A/B: a batch's Redis writes as one
+    pipeline of single commands (SET per value, XADD + EXPIRE per nudge, ZADD
+    per partition, PUBLISH per message, four stats commands)."""
+    import time
+    from typing import Any
+
+    import orjson
+
+    from learnpulse import keys
+    from streams import sink
+    from streams.metrics import E2E_FROM_APPEND, E2E_FROM_EVENT, observe_many
+
+    async def write(self: Any, fx: Any) -> None:
+        if not (fx.redis_values or fx.publish or fx.nudges or fx.due):
+            return
+
+        async def once() -> None:
+            pipe = self.client.pipeline(transaction=False)
+            for key, value in fx.redis_values.items():
+                pipe.set(key, value, ex=self.ttl_s)
+            for learner_id, nudge in fx.nudges:
+                pipe.xadd(
+                    keys.nudges(learner_id),
+                    {"v": str(keys.VALUE_VERSION), "nudge": orjson.dumps(nudge)},
+                    maxlen=self.nudge_maxlen,
+                    approximate=True,
+                )
+                pipe.expire(keys.nudges(learner_id), self.ttl_s)
+            by_partition: dict[int, dict[str, int]] = {}
+            for partition, learner_id, due_ms in fx.due:
+                by_partition.setdefault(partition, {})[learner_id] = due_ms
+            for partition, mapping in by_partition.items():
+                pipe.zadd(keys.due_index(partition), mapping)
+            for channel, message in fx.publish:
+                pipe.publish(channel, message)
+            recos = sum(1 for k in fx.redis_values if k.endswith(":reco"))
+            pipe.hincrby(keys.STATS, "events_total", len(fx.appended_ms))
+            pipe.hincrby(keys.STATS, "recos_total", recos)
+            pipe.hincrby(keys.STATS, "nudges_total", len(fx.nudges))
+            pipe.hset(keys.STATS, "updated_at_ms", int(time.time() * 1000))
+            await pipe.execute()
+
+        t0 = time.perf_counter()
+        await sink.retry("redis write", once)
+        now = time.time()
+        sink.REDIS_WRITE_SECONDS.observe(time.perf_counter() - t0)
+        sink.RECOMMENDATIONS_WRITTEN.inc(sum(1 for k in fx.redis_values if k.endswith(":reco")))
+        observe_many(E2E_FROM_APPEND, [max(0.0, now - ms / 1000) for ms in fx.appended_ms])
+        observe_many(E2E_FROM_EVENT, [max(0.0, now - ms / 1000) for ms in fx.occurred_ms])
+
+    sink.RedisSink.write = write  # type: ignore[method-assign]
+
+
+@patch
+def phase_trace() -> None:
+    """Measurement only: one stderr line per batch of the learn loop with the wall
+    time of each phase: computing it (``handle``), the Redis write the loop waits
+    for, and, in the batch's durable-write task, how long after the Redis write
+    it started (behind the previous batch's) and its audit/dead-letter write (a
+    Kafka flush). Shows a batch's fixed costs."""
+    import sys
+    import time
+    from typing import Any
+
+    import streams.agents.learn as learn_mod
+
+    compute, write_redis, make_durable = (
+        learn_mod.compute,
+        learn_mod.write_redis,
+        learn_mod.make_durable,
+    )
+    # Effects is compiled (no attributes of our own): traces by object id.
+    traces: dict[int, tuple[int, float, float, float]] = {}
+
+    def timed_compute(w: Any, msgs: Any) -> Any:
+        t0 = time.perf_counter()
+        fx = compute(w, msgs)
+        traces[id(fx)] = (len(msgs), time.perf_counter() - t0, 0.0, 0.0)
+        return fx
+
+    async def timed_write_redis(w: Any, fx: Any) -> None:
+        t0 = time.perf_counter()
+        await write_redis(w, fx)
+        n, handle_s, _, _ = traces[id(fx)]
+        traces[id(fx)] = (n, handle_s, time.perf_counter() - t0, time.perf_counter())
+
+    async def timed_make_durable(w: Any, fx: Any, batch: Any, acker: Any) -> None:
+        n, handle_s, redis_s, redis_done = traces.pop(id(fx))
+        t0 = time.perf_counter()
+        await make_durable(w, fx, batch, acker)
+        print(
+            f"phase-trace: n {n}, handle {1000 * handle_s:.1f} ms, redis {1000 * redis_s:.1f} "
+            f"ms; durable task started {1000 * (t0 - redis_done):.1f} ms later, ran "
+            f"{1000 * (time.perf_counter() - t0):.1f} ms ({len(fx.records)} records)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    learn_mod.compute = timed_compute  # type: ignore[assignment]
+    learn_mod.write_redis = timed_write_redis  # type: ignore[assignment]
+    learn_mod.make_durable = timed_make_durable  # type: ignore[assignment]
 
 
 @patch

@@ -42,7 +42,7 @@ E2E_FROM_EVENT = Histogram(
 )
 REDIS_WRITE_SECONDS = Histogram(
     "learnpulse_redis_write_seconds",
-    "One Redis pipeline round trip",
+    "A batch's Redis writes, from sending them until Redis made them visible (its clock)",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
 )
 REDIS_ERRORS = Counter("learnpulse_redis_errors_total", "Failed Redis writes (retried)")

@@ -42,15 +42,14 @@ Example (in a faust timer of the partition owner)::
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
 
 from learnpulse import keys
+from streams.redis_scripts import eval_many
 
 # KEYS[1] = one partition's index; ARGV = now_ms, limit, lease_until_ms ("" = remove)
 _CLAIM = """
@@ -100,7 +99,6 @@ class SilenceIndex:
     def __init__(self, redis: Redis, key: Callable[[int], str] = keys.due_index) -> None:
         self.redis = redis
         self.key = key
-        self._sha = {s: hashlib.sha1(s.encode()).hexdigest() for s in (_CLAIM, _ACK)}
 
     async def schedule(self, items: Iterable[tuple[int, str, int]]) -> int:
         """Set due times; returns how many learners were new to the index."""
@@ -171,21 +169,4 @@ class SilenceIndex:
         return int(await self.redis.zcard(self.key(partition)))
 
     async def _eval_many(self, calls: Sequence[tuple[str, list[str], list[Any]]]) -> list[Any]:
-        """EVALSHA each call in one pipeline; (re)load the scripts if the server lost
-        them (restart, failover) and retry once. SCRIPT LOAD rather than EVAL so the
-        script body crosses the wire once per server, not once per call."""
-        for attempt in (0, 1):
-            pipe = self.redis.pipeline(transaction=False)
-            for script, ks, args in calls:
-                pipe.evalsha(self._sha[script], len(ks), *ks, *args)
-            replies = await pipe.execute(raise_on_error=False)
-            missing = any(isinstance(r, NoScriptError) for r in replies)
-            if not missing:
-                for r in replies:
-                    if isinstance(r, Exception):
-                        raise r
-                return list(replies)
-            if attempt == 0:
-                for script in {c[0] for c in calls}:
-                    await self.redis.script_load(script)
-        raise RuntimeError("Redis kept forgetting the silence index scripts")
+        return await eval_many(self.redis, calls)

@@ -164,6 +164,21 @@ class TableStore:
 
     def put(self, learner_id: str, value: bytes, partition: int) -> None:
         self.table.data[learner_id] = value
+        self._log(learner_id, value, partition)
+
+    def keep(self, states: dict[str, tuple[bytes, int]]) -> None:
+        """Make states current in memory only; :meth:`log` them once their effects are
+        written (a restart must not recover a state whose effects were lost)."""
+        data = self.table.data
+        for learner_id, (value, _partition) in states.items():
+            data[learner_id] = value
+
+    def log(self, states: dict[str, tuple[bytes, int]]) -> None:
+        """Send the changelog records of states already kept."""
+        for learner_id, (value, partition) in states.items():
+            self._log(learner_id, value, partition)
+
+    def _log(self, learner_id: str, value: bytes, partition: int) -> None:
         if self.changelog is None:
             self.table.send_changelog(partition, learner_id, value)
         else:

@@ -19,6 +19,7 @@ from streams.reference import ReferenceData, ReferenceReader
 from streams.settings import StreamsSettings
 from streams.sink import RecordSink, RedisSink
 from streams.store import ChangelogProducer, TableStore
+from streams.writebehind import WriteBehind
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ class Worker:
     # The learn agent and the silence timer both change learner states; they
     # take turns so neither saves over the other's update.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # The learn loop's last batch, still writing its effects (decision 0020).
+    writes: WriteBehind = field(default_factory=WriteBehind)
 
 
 def build(s: StreamsSettings) -> Worker:

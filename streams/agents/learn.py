@@ -7,7 +7,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from streams.batch import Msg
+from streams.batch import Effects, Msg
 from streams.fatal import stop_worker
 from streams.intake import BulkIntake, FlushThenAck
 from streams.metrics import (
@@ -68,14 +68,12 @@ def register(w: Worker) -> None:
         try:
             async for batch in intake.batches():
                 t0 = time.perf_counter()
-                await w.lock.acquire()
-                try:
-                    await process(w, [to_msg(m) for m in batch])
-                finally:
-                    w.lock.release()
-                # Its offsets are acked (and so committed) once its states are
-                # durable, while the next batch is processed.
-                acker.add(batch)
+                async with w.lock:
+                    fx = compute(w, [to_msg(m) for m in batch])
+                    await write_redis(w, fx)
+                    # Made durable while the next batch is computed; its offsets
+                    # are acked (and so committed) once its states are logged.
+                    await w.writes.start(make_durable(w, fx, batch, acker))
                 BATCH_SIZE.labels("learn").observe(len(batch))
                 BATCH_SECONDS.labels("learn").observe(time.perf_counter() - t0)
                 LEARNERS_IN_STATE.set(len(w.table.data))
@@ -92,14 +90,37 @@ def register(w: Worker) -> None:
             stop_worker("the learn loop failed")
 
 
-async def process(w: Worker, msgs: list[Msg]) -> None:
-    """One batch: compute, write effects, then save states (docs/decisions/0002)."""
+def compute(w: Worker, msgs: list[Msg]) -> Effects:
+    """One batch's effects; its learner states become current in memory only."""
     fx = w.batch.handle(msgs)
+    w.store.keep(fx.states)
+    return fx
+
+
+async def write_redis(w: Worker, fx: Effects) -> None:
+    """What learners and front-ends see, before the next batch is computed."""
     try:
-        # Both must succeed before the states are saved; waiting on them together
-        # costs the slower round trip, not the sum.
-        await asyncio.gather(w.redis_sink.write(fx), w.record_sink.write(fx))
+        await w.redis_sink.write(fx)
     except Exception:
-        # This batch is neither saved nor committed: it is processed again.
+        # Neither logged nor committed: the batch is processed again after a restart.
         stop_worker("effects of a batch could not be written")
+
+
+async def make_durable(w: Worker, fx: Effects, batch: list[Any], acker: FlushThenAck) -> None:
+    """Audit records and dead letters acknowledged, then the states logged and the
+    offsets handed to the acker (docs/decisions/0002: a recovered state never runs
+    ahead of its effects)."""
+    try:
+        await w.record_sink.write(fx)
+    except Exception:
+        stop_worker("effects of a batch could not be written")
+    w.store.log(fx.states)
+    acker.add(batch)
+
+
+async def process(w: Worker, msgs: list[Msg]) -> None:
+    """One batch computed, written and saved in turn: the plain benchmark loop's
+    (loadtests/plain_worker.py), whose store is not a faust table."""
+    fx = w.batch.handle(msgs)
+    await asyncio.gather(w.redis_sink.write(fx), w.record_sink.write(fx))
     w.batch.save_states(fx)

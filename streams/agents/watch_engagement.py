@@ -58,6 +58,9 @@ async def tick(
     claimed = await index.claim_due(parts, now_ms, CLAIM_LIMIT, lease_ms=LEASE_MS)
     if not claimed:
         return 0
+    # The learn loop's last batch first: its Redis values and changelog records
+    # are older than the ones written here (streams/writebehind.py).
+    await w.writes.drain()
     batch = w.batch
     fx = Effects()
     for partition, learner_id, _due in claimed:
