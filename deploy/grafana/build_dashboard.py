@@ -263,7 +263,7 @@ def panels() -> list[dict[str, Any]]:
     )
     g.series("Gateway request time", quantiles("learnpulse_ingest_request_seconds"), unit="s")
     g.series(
-        "Redis pipeline write", quantiles("learnpulse_redis_write_seconds"), unit="s", line=0.05
+        "Redis batch write", quantiles("learnpulse_redis_write_seconds"), unit="s", line=0.05
     )
 
     g.row("Consumer lag")
