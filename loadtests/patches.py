@@ -406,6 +406,17 @@ def pipelined_redis() -> None:
 
 
 @patch
+def switch_1ms() -> None:
+    """``sys.setswitchinterval(0.001)`` in the worker (Python's default: 5 ms). While
+    the main thread computes a batch, faust's consumer thread (aiokafka) waits up
+    to the switch interval each time it needs the GIL, so fetched records reach
+    the intake queue late."""
+    import sys
+
+    sys.setswitchinterval(0.001)
+
+
+@patch
 def phase_trace() -> None:
     """Measurement only: one stderr line per batch of the learn loop with the wall
     time of each phase: computing it (``handle``), the Redis write the loop waits

@@ -23,7 +23,8 @@ from streams import avro_read, avro_write, clustering, engagement, listcache
 from streams.metrics import (
     DEADLETTERED,
     EVENTS_PROCESSED,
-    LISTS_RENDERED,
+    LISTS_PATCHED,
+    LISTS_RANKED,
     STATE_BYTES,
     observe_many,
 )
@@ -324,7 +325,7 @@ class LearnBatch:
         )
         if cached is not None:
             items = listcache.patch(cached, state["prog"], touched or set(), now_ms, tz)
-            LISTS_RENDERED.labels("patched").inc()
+            LISTS_PATCHED.inc()
         else:
             items = self.recommender.recommend(
                 state,
@@ -348,7 +349,7 @@ class LearnBatch:
                     now_ms,
                 ),
             )
-            LISTS_RENDERED.labels("ranked").inc()
+            LISTS_RANKED.inc()
         reco = {
             "v": keys.VALUE_VERSION,
             "learner_id": learner_id,

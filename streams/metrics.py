@@ -55,6 +55,10 @@ LISTS_RENDERED = Counter(
     "list, streams/listcache.py)",
     ["how"],
 )
+# Bound once: .labels() takes a lock and builds a key on every call (~1 µs), and
+# the learn loop counts one list per changed learner.
+LISTS_RANKED = LISTS_RENDERED.labels("ranked")
+LISTS_PATCHED = LISTS_RENDERED.labels("patched")
 NUDGES = Counter(
     "learnpulse_nudges_total", "Nudge decisions by outcome and reason", ["outcome", "reason"]
 )

@@ -6,7 +6,7 @@ this module owns the common sections listed in :mod:`streams.models.state`.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import zlib
 from typing import Any, Literal
 
@@ -82,14 +82,15 @@ def guard(state: LearnerState, event_id: str, partition: int, offset: int) -> Ou
     # 48 integers cost ~450 B per learner, this ~256 B (state goal: <= 4 KB).
     fp = fingerprint(event_id).to_bytes(4, "big")
     seen = state["seen"]
-    packed = base64.b64decode(seen) if isinstance(seen, str) else _pack_old(seen)
+    # binascii directly: base64.b64decode/b64encode add ~0.25 µs each in Python.
+    packed = binascii.a2b_base64(seen) if isinstance(seen, str) else _pack_old(seen)
     at = packed.find(fp)
     while at != -1:  # a match must start on a 4-byte boundary to be a fingerprint
         if at % 4 == 0:
             return "duplicate"
         at = packed.find(fp, at + 1)
     packed = (packed + fp)[-4 * SEEN_MAX :]
-    state["seen"] = base64.b64encode(packed).decode()
+    state["seen"] = binascii.b2a_base64(packed, newline=False).decode()
     return "applied"
 
 
