@@ -58,8 +58,8 @@ async def retry(what: str, fn: Any, attempts: int = 5, base_delay: float = 0.2) 
 #       7 value version, 8 events, 9 recos, 10 nudges, 11 now (ms); from 12: the
 #       n values, the m nudges, per due index its pair count and score/member
 #       pairs, and last the channel/message pairs to publish, after every write.
-# Returns the server's clock once the writes are visible: the worker may read the
-# reply only after computing its next batch (decision 0020), too late to time them.
+# Returns the server's clock once the writes are visible: latency is measured to
+# that moment, not to when the worker got around to reading the reply.
 WRITE_BATCH = """
 local ttl = ARGV[1]
 local n, m, d = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -150,8 +150,8 @@ class RedisSink:
         replies = await retry("redis write", lambda: eval_many(self.client, calls))
         seconds, micros = replies[-1]
         now = int(seconds) + int(micros) / 1e6  # when Redis made the values visible
-        # Send to visible, by two clocks (like the end-to-end histograms); the
-        # reply may be read much later.
+        # Send to visible, by two clocks (like the end-to-end histograms): the
+        # reply can wait behind other tasks of the event loop.
         REDIS_WRITE_SECONDS.observe(max(0.0, now - sent))
         RECOMMENDATIONS_WRITTEN.inc(sum(1 for k in fx.redis_values if k.endswith(":reco")))
         observe_many(E2E_FROM_APPEND, [max(0.0, now - ms / 1000) for ms in fx.appended_ms])
