@@ -3,8 +3,9 @@
     .venv/bin/python -m loadtests.redis_write_bench [--learners 250] [--repeats 30]
 
 Starts its own redis-server (no persistence) and writes the same batch (two
-values and one live message per learner, as ``LearnBatch`` renders them, sizes
-as measured: ~1 KB reco, ~0.5 KB state) with ``streams.sink.RedisSink`` as the
+values and one live message per learner, as ``LearnBatch`` renders them: a
+1.2 KB list of 8 items and a 0.2 KB state, smaller than a real state value;
+Redis holds ~2.7 KB per learner in the memory bench) with ``streams.sink.RedisSink`` as the
 worker does (decision 0019) and with the ``pipelined-redis`` patch's pipeline,
 alternating, and prints the medians of wall time and of this process's CPU
 time per batch. Never asserts.
