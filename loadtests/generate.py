@@ -404,6 +404,9 @@ def main(
         typer.Option(help="Kafka: write 'event_id learner_id timestamp_ms' per event here"),
     ] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+    linger_ms: Annotated[
+        int, typer.Option(help="Kafka: producer linger.ms (records wait this long to batch)")
+    ] = 5,
 ) -> None:
     """Send the synthetic organisation's events (see the module docstring)."""
     console = Console(stderr=True)
@@ -423,7 +426,7 @@ def main(
             from learnpulse.stack.services import create_topics
 
             create_topics(bootstrap, topics.all(), topics.compacted())
-        sink = KafkaSink(bootstrap, topics, Counts())
+        sink = KafkaSink(bootstrap, topics, Counts(), linger_ms=linger_ms)
         if reference:
             console.print(f"published {sink.reference(w.reference_records()):,} reference records")
         if sends_log is None:

@@ -154,8 +154,11 @@ def run_generator(
     count: int | None,
     tag: str,
     sends: Path | None,
+    linger_ms: int = 5,
 ) -> harness.Proc:
     args = [
+        "--linger-ms",
+        str(linger_ms),
         "--learners",
         str(learners),
         "--rate",
@@ -253,6 +256,13 @@ def main(
     keep_logs: Annotated[
         Path | None, typer.Option(help="keep the stack's working directory (worker logs) here")
     ] = None,
+    producer_linger_ms: Annotated[
+        int,
+        typer.Option(
+            help="the paced generators' linger.ms: a record's stamp is taken at produce(), "
+            "so up to this long is spent in the generator before the append"
+        ),
+    ] = 5,
 ) -> None:
     """Measure and print; see the module docstring."""
     m = harness.machine()
@@ -314,7 +324,9 @@ def main(
                 busy0, wall0 = busy(worker.pid), time.monotonic()
                 hist0 = worker_buckets(port)
                 psutil.cpu_percent()  # starts the machine-wide measurement
-                gen = run_generator(stack, topics, learners, rate, seconds, None, f"p{f}", sends)
+                gen = run_generator(
+                    stack, topics, learners, rate, seconds, None, f"p{f}", sends, producer_linger_ms
+                )
                 wait_exit(stack, gen, seconds + 120)
                 machine = psutil.cpu_percent() / 100
                 busy1, wall1 = busy(worker.pid), time.monotonic()
