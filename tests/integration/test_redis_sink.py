@@ -126,3 +126,87 @@ def test_writes_after_redis_lost_its_scripts(redis_server: Any) -> None:
         await worker.aclose()
 
     _run(go())
+
+
+def _one(tag: str, value: bytes) -> Effects:
+    fx = Effects()
+    fx.redis_values[keys.reco(tag)] = value
+    fx.publish.append((keys.live_channel(tag), value))
+    return fx
+
+
+def test_sent_batches_land_in_order_and_confirm_reads_their_replies(redis_server: Any) -> None:
+    tag = uuid.uuid4().hex[:8]
+
+    async def go() -> None:
+        admin = Redis.from_url(_db(redis_server.url))
+        worker = Redis.from_url(_db(redis_server.worker_url))
+        sink = RedisSink(worker, TTL_S, nudge_maxlen=50)
+        first = await sink.send(_one(tag, b"1"))
+        second = await sink.send(_one(tag, b"2"))
+        # Redis runs them as they arrive, before any reply is read.
+        for _ in range(100):
+            if await admin.get(keys.reco(tag)) == b"2":
+                break
+            await asyncio.sleep(0.01)
+        assert await admin.get(keys.reco(tag)) == b"2"
+        await sink.confirm(first)
+        await sink.confirm(second)
+        third = await sink.send(_one(tag, b"3"))  # the same connection, still in step
+        await sink.confirm(third)
+        assert await admin.get(keys.reco(tag)) == b"3"
+        await admin.aclose()
+        await worker.aclose()
+
+    _run(go())
+
+
+def test_batches_sent_before_a_lost_script_are_written_again_in_order(redis_server: Any) -> None:
+    tag = uuid.uuid4().hex[:8]
+
+    async def go() -> None:
+        admin = Redis.from_url(_db(redis_server.url))
+        worker = Redis.from_url(_db(redis_server.worker_url))
+        sink = RedisSink(worker, TTL_S, nudge_maxlen=50)
+        first = await sink.send(_one(tag, b"1"))
+        await sink.confirm(first)
+        await admin.script_flush()
+        a = await sink.send(_one(tag, b"a"))  # NOSCRIPT
+        b = await sink.send(_one(tag, b"b"))  # NOSCRIPT on the same connection
+        await sink.confirm(a)  # written again in full
+        c = await sink.send(_one(tag, b"c"))  # b not confirmed yet: c waits its turn
+        assert await admin.get(keys.reco(tag)) == b"a"
+        await sink.confirm(b)
+        assert await admin.get(keys.reco(tag)) == b"b"
+        await sink.confirm(c)
+        assert await admin.get(keys.reco(tag)) == b"c"
+        d = await sink.send(_one(tag, b"d"))  # a fresh connection again
+        await sink.confirm(d)
+        assert await admin.get(keys.reco(tag)) == b"d"
+        await admin.aclose()
+        await worker.aclose()
+
+    _run(go())
+
+
+def test_batches_sent_on_a_killed_connection_are_written_again_in_order(redis_server: Any) -> None:
+    tag = uuid.uuid4().hex[:8]
+
+    async def go() -> None:
+        admin = Redis.from_url(_db(redis_server.url))
+        worker = Redis.from_url(_db(redis_server.worker_url))
+        sink = RedisSink(worker, TTL_S, nudge_maxlen=50)
+        await sink.confirm(await sink.send(_one(tag, b"0")))
+        await admin.client_kill_filter(_type="normal", user="lp-worker")
+        a = await sink.send(_one(tag, b"a"))
+        b = await sink.send(_one(tag, b"b"))
+        await sink.confirm(a)
+        await sink.confirm(b)
+        assert await admin.get(keys.reco(tag)) == b"b"
+        c = await sink.send(_one(tag, b"c"))
+        await sink.confirm(c)
+        assert await admin.get(keys.reco(tag)) == b"c"
+        await admin.aclose()
+        await worker.aclose()
+
+    _run(go())
