@@ -334,10 +334,10 @@ def serial_writes() -> None:
     import streams.agents.learn as learn_mod
     from streams.writebehind import WriteBehind
 
-    async def send_redis(w: Any, fx: Any) -> None:
+    async def write_redis(w: Any, fx: Any) -> None:
         await asyncio.gather(w.redis_sink.write(fx), w.record_sink.write(fx))
 
-    async def make_durable(w: Any, fx: Any, batch: Any, acker: Any, sent: Any) -> None:
+    async def make_durable(w: Any, fx: Any, batch: Any, acker: Any) -> None:
         w.store.log(fx.states)
         acker.add(batch)
 
@@ -345,24 +345,9 @@ def serial_writes() -> None:
         await self.drain()
         await writes
 
-    learn_mod.send_redis = send_redis  # type: ignore[assignment]
+    learn_mod.write_redis = write_redis  # type: ignore[assignment]
     learn_mod.make_durable = make_durable  # type: ignore[assignment]
     WriteBehind.start = start  # type: ignore[method-assign]
-
-
-@patch
-def redis_inline() -> None:
-    """The learn loop of commit ``cea6a0f``, for A/B: Redis is written and its reply
-    awaited before the next batch is computed (only the audit records, changelog
-    and acks run behind it)."""
-    from typing import Any
-
-    import streams.agents.learn as learn_mod
-
-    async def send_redis(w: Any, fx: Any) -> None:
-        await w.redis_sink.write(fx)
-
-    learn_mod.send_redis = send_redis  # type: ignore[assignment]
 
 
 @patch
@@ -434,19 +419,19 @@ def switch_1ms() -> None:
 @patch
 def phase_trace() -> None:
     """Measurement only: one stderr line per batch of the learn loop with the wall
-    time of each phase: computing it (``handle``), sending its Redis write, and, in
-    the batch's durable-write task, how long after the send it started (behind
-    the previous batch's) and how long it ran (Redis's reply and the
-    audit/dead-letter write, a Kafka flush). Shows a batch's fixed costs."""
+    time of each phase: computing it (``handle``), the Redis write the loop waits
+    for, and, in the batch's durable-write task, how long after the Redis write
+    it started (behind the previous batch's) and its audit/dead-letter write (a
+    Kafka flush). Shows a batch's fixed costs."""
     import sys
     import time
     from typing import Any
 
     import streams.agents.learn as learn_mod
 
-    compute, send_redis, make_durable = (
+    compute, write_redis, make_durable = (
         learn_mod.compute,
-        learn_mod.send_redis,
+        learn_mod.write_redis,
         learn_mod.make_durable,
     )
     # Effects is compiled (no attributes of our own): traces by object id.
@@ -458,19 +443,18 @@ def phase_trace() -> None:
         traces[id(fx)] = (len(msgs), time.perf_counter() - t0, 0.0, 0.0)
         return fx
 
-    async def timed_send_redis(w: Any, fx: Any) -> Any:
+    async def timed_write_redis(w: Any, fx: Any) -> None:
         t0 = time.perf_counter()
-        sent = await send_redis(w, fx)
+        await write_redis(w, fx)
         n, handle_s, _, _ = traces[id(fx)]
         traces[id(fx)] = (n, handle_s, time.perf_counter() - t0, time.perf_counter())
-        return sent
 
-    async def timed_make_durable(w: Any, fx: Any, batch: Any, acker: Any, sent: Any) -> None:
+    async def timed_make_durable(w: Any, fx: Any, batch: Any, acker: Any) -> None:
         n, handle_s, redis_s, redis_done = traces.pop(id(fx))
         t0 = time.perf_counter()
-        await make_durable(w, fx, batch, acker, sent)
+        await make_durable(w, fx, batch, acker)
         print(
-            f"phase-trace: n {n}, handle {1000 * handle_s:.1f} ms, redis send {1000 * redis_s:.1f} "
+            f"phase-trace: n {n}, handle {1000 * handle_s:.1f} ms, redis {1000 * redis_s:.1f} "
             f"ms; durable task started {1000 * (t0 - redis_done):.1f} ms later, ran "
             f"{1000 * (time.perf_counter() - t0):.1f} ms ({len(fx.records)} records)",
             file=sys.stderr,
@@ -478,7 +462,7 @@ def phase_trace() -> None:
         )
 
     learn_mod.compute = timed_compute  # type: ignore[assignment]
-    learn_mod.send_redis = timed_send_redis  # type: ignore[assignment]
+    learn_mod.write_redis = timed_write_redis  # type: ignore[assignment]
     learn_mod.make_durable = timed_make_durable  # type: ignore[assignment]
 
 

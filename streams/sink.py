@@ -10,13 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
 from confluent_kafka import KafkaError, Producer
-from redis.exceptions import NoScriptError, ResponseError
 
 from learnpulse import keys
 from streams.batch import Effects
@@ -28,7 +26,7 @@ from streams.metrics import (
     REDIS_WRITE_SECONDS,
     observe_many,
 )
-from streams.redis_scripts import Call, eval_many, sha
+from streams.redis_scripts import Call, eval_many
 
 log = logging.getLogger(__name__)
 
@@ -137,116 +135,23 @@ def write_calls(fx: Effects, ttl_s: int, nudge_maxlen: int, now_ms: int) -> list
     return calls
 
 
-@dataclass(eq=False)
-class Sent:
-    """A batch's Redis writes on their way (:meth:`RedisSink.send`)."""
-
-    fx: Effects
-    conn: Any  # the connection they went out on; None: to be written in full at confirm
-    calls: int
-    sent_at: float
-
-
 class RedisSink:
     def __init__(self, client: aioredis.Redis, ttl_s: int, nudge_maxlen: int) -> None:
         self.client = client
         self.ttl_s = ttl_s
         self.nudge_maxlen = nudge_maxlen
-        # The learn loop's own connection: send() writes a batch on it and
-        # returns; confirm() reads the replies later, in the same order.
-        self._conn: Any = None
-        self._unconfirmed = 0
 
     async def write(self, fx: Effects) -> None:
-        """Write a batch and wait for Redis (retried with backoff)."""
         if not (fx.redis_values or fx.publish or fx.nudges or fx.due):
             return
         calls = write_calls(fx, self.ttl_s, self.nudge_maxlen, int(time.time() * 1000))
+
         sent = time.time()
         replies = await retry("redis write", lambda: eval_many(self.client, calls))
-        self._observe(fx, sent, replies[-1])
-
-    async def send(self, fx: Effects) -> Sent | None:
-        """Send a batch's writes without waiting for Redis's reply (decision 0020).
-
-        Every :class:`Sent` must go to :meth:`confirm`, in the order sent. If a
-        batch's replies are lost (connection lost, or Redis lost the script),
-        confirm writes it again in full, and every batch sent after it too, in
-        order, so the last batch's values win as before; until they are all
-        confirmed, new batches are not sent early but written in full by confirm.
-        """
-        if not (fx.redis_values or fx.publish or fx.nudges or fx.due):
-            return None
-        calls = write_calls(fx, self.ttl_s, self.nudge_maxlen, int(time.time() * 1000))
-        self._unconfirmed += 1
-        if self._conn is None and self._unconfirmed == 1:
-            try:
-                await self.client.script_load(WRITE_BATCH)
-                self._conn = await self.client.connection_pool.get_connection()
-            except (aioredis.ConnectionError, aioredis.TimeoutError, OSError):
-                self._conn = None
-        conn = self._conn
-        if conn is None:
-            return Sent(fx, None, 0, time.time())
-        packed = conn.pack_commands(
-            [("EVALSHA", sha(script), len(ks), *ks, *args) for script, ks, args in calls]
-        )
-        sent_at = time.time()
-        try:
-            await conn.send_packed_command(packed, check_health=False)
-        except (aioredis.ConnectionError, aioredis.TimeoutError, OSError):
-            await self._drop()
-            return Sent(fx, None, 0, sent_at)
-        return Sent(fx, conn, len(calls), sent_at)
-
-    async def confirm(self, sent: Sent | None) -> None:
-        """Wait until a sent batch is written (see :meth:`send`)."""
-        if sent is None:
-            return
-        try:
-            replies = None
-            if sent.conn is not None and sent.conn is self._conn:
-                replies = await self._replies(sent)
-            if replies is None:
-                await self.write(sent.fx)
-            else:
-                self._observe(sent.fx, sent.sent_at, replies[-1])
-        finally:
-            self._unconfirmed -= 1
-
-    async def _replies(self, sent: Sent) -> list[Any] | None:
-        """The replies of a sent batch; None when they are lost and it must be
-        written again. Any other error reply is raised."""
-        replies: list[Any] = []
-        try:
-            for _ in range(sent.calls):
-                try:
-                    replies.append(await sent.conn.read_response())
-                except ResponseError as exc:  # the rest must still be read
-                    replies.append(exc)
-        except (aioredis.ConnectionError, aioredis.TimeoutError, OSError):
-            REDIS_ERRORS.inc()
-            await self._drop()
-            return None
-        errors = [r for r in replies if isinstance(r, ResponseError)]
-        if not errors:
-            return replies
-        if all(isinstance(e, NoScriptError) for e in errors):
-            await self._drop()  # later batches on it failed the same way
-            return None
-        raise errors[0]
-
-    async def _drop(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await conn.disconnect()
-            await self.client.connection_pool.release(conn)
-
-    def _observe(self, fx: Effects, sent: float, server_time: Any) -> None:
-        seconds, micros = server_time
+        seconds, micros = replies[-1]
         now = int(seconds) + int(micros) / 1e6  # when Redis made the values visible
         # Send to visible, by two clocks (like the end-to-end histograms): the
-        # reply can wait behind other tasks of the event loop, or the next batch.
+        # reply can wait behind other tasks of the event loop.
         REDIS_WRITE_SECONDS.observe(max(0.0, now - sent))
         RECOMMENDATIONS_WRITTEN.inc(sum(1 for k in fx.redis_values if k.endswith(":reco")))
         observe_many(E2E_FROM_APPEND, [max(0.0, now - ms / 1000) for ms in fx.appended_ms])

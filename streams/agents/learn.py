@@ -19,7 +19,6 @@ from streams.metrics import (
 )
 
 if TYPE_CHECKING:
-    from streams.sink import Sent
     from streams.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -71,11 +70,10 @@ def register(w: Worker) -> None:
                 t0 = time.perf_counter()
                 async with w.lock:
                     fx = compute(w, [to_msg(m) for m in batch])
-                    sent = await send_redis(w, fx)
-                    # Confirmed and made durable while the next batch is computed;
-                    # its offsets are acked (and so committed) once its states
-                    # are logged.
-                    await w.writes.start(make_durable(w, fx, batch, acker, sent))
+                    await write_redis(w, fx)
+                    # Made durable while the next batch is computed; its offsets
+                    # are acked (and so committed) once its states are logged.
+                    await w.writes.start(make_durable(w, fx, batch, acker))
                 BATCH_SIZE.labels("learn").observe(len(batch))
                 BATCH_SECONDS.labels("learn").observe(time.perf_counter() - t0)
                 LEARNERS_IN_STATE.set(len(w.table.data))
@@ -99,24 +97,21 @@ def compute(w: Worker, msgs: list[Msg]) -> Effects:
     return fx
 
 
-async def send_redis(w: Worker, fx: Effects) -> Sent | None:
-    """What learners and front-ends see, sent before the next batch is computed;
-    Redis's reply is read in :func:`make_durable` (decision 0020)."""
+async def write_redis(w: Worker, fx: Effects) -> None:
+    """What learners and front-ends see, before the next batch is computed."""
     try:
-        return await w.redis_sink.send(fx)
+        await w.redis_sink.write(fx)
     except Exception:
         # Neither logged nor committed: the batch is processed again after a restart.
         stop_worker("effects of a batch could not be written")
 
 
-async def make_durable(
-    w: Worker, fx: Effects, batch: list[Any], acker: FlushThenAck, sent: Sent | None
-) -> None:
-    """Redis's reply, the audit records and dead letters acknowledged, then the
-    states logged and the offsets handed to the acker (docs/decisions/0002: a
-    recovered state never runs ahead of its effects)."""
+async def make_durable(w: Worker, fx: Effects, batch: list[Any], acker: FlushThenAck) -> None:
+    """Audit records and dead letters acknowledged, then the states logged and the
+    offsets handed to the acker (docs/decisions/0002: a recovered state never runs
+    ahead of its effects)."""
     try:
-        await asyncio.gather(w.redis_sink.confirm(sent), w.record_sink.write(fx))
+        await w.record_sink.write(fx)
     except Exception:
         stop_worker("effects of a batch could not be written")
     w.store.log(fx.states)
