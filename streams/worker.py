@@ -38,7 +38,7 @@ class Worker:
     # The learn agent and the silence timer both change learner states; they
     # take turns so neither saves over the other's update.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    # The learn loop's last batch, still writing its effects (decision 0020).
+    # The learn loop's batches still being made durable, in order (decision 0020).
     writes: WriteBehind = field(default_factory=WriteBehind)
 
 

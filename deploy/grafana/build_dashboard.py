@@ -262,9 +262,7 @@ def panels() -> list[dict[str, Any]]:
         "Batch processing time", quantiles("learnpulse_stream_batch_seconds", "agent"), unit="s"
     )
     g.series("Gateway request time", quantiles("learnpulse_ingest_request_seconds"), unit="s")
-    g.series(
-        "Redis batch write", quantiles("learnpulse_redis_write_seconds"), unit="s", line=0.05
-    )
+    g.series("Redis batch write", quantiles("learnpulse_redis_write_seconds"), unit="s", line=0.05)
 
     g.row("Consumer lag")
     g.series("Lag by topic (records)", [q(f"sum by (topic) ({LAG})", "{{topic}}")])
