@@ -167,14 +167,20 @@ class KafkaSink:
             raise RuntimeError(f"{left} reference records not acknowledged")
         return n
 
-    def send(self, key: bytes, value: bytes, timestamp_ms: int = 0) -> None:
+    def send(
+        self,
+        key: bytes,
+        value: bytes,
+        timestamp_ms: int = 0,
+        on_delivery: Callable[[Any, Any], None] | None = None,
+    ) -> None:
         while True:
             try:
                 self.p.produce(
                     self.topics.activity,
                     value=value,
                     key=key,
-                    on_delivery=self._ack,
+                    on_delivery=on_delivery or self._ack,
                     timestamp=timestamp_ms,
                 )
                 self.counts.sent += 1
@@ -259,6 +265,17 @@ def _progress(console: Console, total: int | None) -> Progress:
     )
 
 
+def _logged(sink: KafkaSink, sends: Any, ev: dict[str, Any], ts: int) -> Callable[[Any, Any], None]:
+    line = f"{ev['event_id']} {ev['learner_id']} {ts}"
+
+    def on_delivery(err: Any, msg: Any) -> None:
+        sink._ack(err, msg)
+        if err is None:
+            sends.write(f"{line} {max(0.0, msg.latency()) * 1e6:.0f}\n")
+
+    return on_delivery
+
+
 def run_kafka(
     w: Workload,
     sink: KafkaSink,
@@ -268,8 +285,11 @@ def run_kafka(
     console: Console,
     sends: Any = None,
 ) -> Counts:
-    """Produce at ``rate``; with ``sends`` (a text file) log ``event_id learner ts_ms`` lines,
-    ``ts_ms`` being the record's Kafka timestamp."""
+    """Produce at ``rate``; with ``sends`` (a text file) log ``event_id learner ts_ms ack_us``
+    lines: ``ts_ms`` is the record's Kafka timestamp (taken at ``produce()``), ``ack_us``
+    librdkafka's own time from ``produce()`` to the broker's acknowledgement
+    (``Message.latency()``). The append happened in between. A line is written when
+    its record is acknowledged (per learner, in send order: one partition each)."""
     total = count if count else (int(rate * duration) if rate and duration else None)
     counts = sink.counts
     step = chunk_for(rate)
@@ -286,8 +306,7 @@ def run_kafka(
                     sink.send(key, value)
                 else:
                     ts = int(time.time() * 1000)
-                    sink.send(key, value, ts)
-                    sends.write(f"{ev['event_id']} {ev['learner_id']} {ts}\n")
+                    sink.send(key, value, ts, _logged(sink, sends, ev, ts))
             sink.poll()
             now = time.monotonic()
             n = counts.sent

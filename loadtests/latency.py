@@ -1,29 +1,41 @@
 """End-to-end latency, Kafka append -> Redis, at 25/50/75 % of the worker's maximum.
 
-    .venv/bin/python -m loadtests.latency [--learners 10000] [--seconds 20] [--max-rate N]
+    .venv/bin/python -m loadtests.latency [--learners 10000] [--seconds 15] [--max-rate N]
 
 Starts its own Tansu and Redis on free loopback ports and one stream worker
 (``python -m streams``), and stops them all at the end, on failure and on Ctrl-C.
+By default every measurement gets a fresh stack (broker, Redis, worker): Tansu's
+memory storage serves fetches more slowly as a partition's log grows (a plain
+consumer's hop alone at 3,000/s went from p50 12 to 72 ms in 48 s), so levels
+measured one after another on one broker would carry the earlier ones' logs.
+``--no-fresh-stack`` runs everything on one stack, as before.
 
 1. Warm-up: a short paced run, until the worker has joined and processes.
 2. Maximum: unless ``--max-rate`` is given, a backlog of ``--max-events`` is
    produced as fast as possible and the worker's drain rate (processed-events
    counter, after the producer finished) is the maximum.
 3. For 25 %, 50 % and 75 % of it: ``loadtests.generate`` (its own process,
-   clock ``live``) sends for ``--seconds`` at that rate and logs each event's id
-   and record timestamp (set explicitly at produce time: the Kafka append time).
+   clock ``live``) sends for ``--seconds`` at that rate and logs each event's id,
+   record timestamp (taken at ``produce()``) and librdkafka's time from
+   ``produce()`` to the broker's acknowledgement. The append happened in
+   between, so latency is given both ways: from the stamp (at least the
+   append -> Redis time; includes the producer's linger) and from the
+   acknowledgement (at most that time).
    This process subscribes to every learner's live channel ``lp:{id}:live``
-   (admin user); the worker publishes each new recommendation list in the same
-   Redis pipeline as the ``SET``, after it, with the id of the event that
-   triggered it. An event's latency is the arrival of the first publish for its
-   learner whose trigger is that event or a later one (a batch folds several
-   events of a learner into one write). The first 2 s of each phase are
-   skipped (the rate change settles).
+   (admin user); the worker publishes each new recommendation list after its
+   writes, with the id of the event that triggered it. An event's latency is
+   the arrival of the first publish for its learner whose trigger is that event
+   or a later one (a batch folds several events of a learner into one write).
+   The first 2 s of each phase are skipped (the rate change settles).
+4. The floor (``--floor``, default): the same generator at the same rate for
+   the same time on a fresh broker, read by a plain confluent-kafka consumer
+   that does no work and fetches as the worker does: the broker hop alone.
 
 The generator paces on a schedule but stamps records when it actually sends,
 so if it falls behind latency is understated: its achieved rate is printed.
 Prints p50/p95/p99 per load, and how busy the worker's main thread (where
-the batches are processed) and the whole machine were; never asserts timings.
+the batches are processed), the broker and the whole machine were; never
+asserts timings.
 """
 
 from __future__ import annotations
@@ -50,7 +62,7 @@ from learnpulse.topics import Topics
 from loadtests import harness
 from loadtests.generate import Clock, Counts, KafkaSink, Workload
 
-console = Console(width=150)
+console = Console(width=200)
 SETTLE_S = 2.0
 
 
@@ -98,44 +110,51 @@ class Phase:
     achieved_rate: float
     measured: int
     unresolved: int
-    p50: float
+    p50: float  # from the record's stamp (produce()): at least the append -> Redis time
     p95: float
     p99: float
     max: float
+    ack_p50: float  # from the broker's acknowledgement: at most the append -> Redis time
+    ack_p99: float
     worker_p50: float  # the worker's own histogram (append -> Redis written): bucket bounds
     worker_p99: float
     worker_cpu: float  # worker process CPU seconds per second of the phase
     main_thread: float  # the worker's main thread (the processing) alone
     machine_cpu: float  # every process on the machine, share of all CPUs
+    broker_cpu: float  # Tansu, CPU seconds per second
+    floor_p50: float = float("nan")  # the broker hop alone (no worker), same rate
+    floor_p99: float = float("nan")
+    floor_broker_cpu: float = float("nan")
 
 
 def latencies(
     sends: Path, feed: list[tuple[float, str, str | None]], skip_before_ms: float
-) -> tuple[list[float], int]:
-    """Latency (ms) of each sent event, from its record timestamp to its first visible write."""
-    pending: dict[str, list[tuple[str, int]]] = defaultdict(list)
+) -> tuple[list[float], list[float], int]:
+    """Latency (ms) of each sent event to its first visible write: from its record
+    timestamp, and from its acknowledgement; and how many were never seen."""
+    pending: dict[str, list[tuple[str, int, float]]] = defaultdict(list)
     for line in sends.read_text().splitlines():
-        eid, learner, stamp = line.split(" ")
-        pending[learner].append((eid, int(stamp)))
+        eid, learner, stamp, ack_us = line.split(" ")
+        pending[learner].append((eid, int(stamp), int(stamp) + int(ack_us) / 1000))
     out: list[float] = []
-    resolved: set[str] = set()
+    from_ack: list[float] = []
     pos: dict[str, int] = defaultdict(int)
     for t, learner, trigger in sorted(feed):
         evs = pending.get(learner)
         if not evs or trigger is None:
             continue
-        ids = [e for e, _ in evs]
+        ids = [e for e, _, _ in evs]
         try:
             upto = ids.index(trigger, pos[learner])
         except ValueError:
             continue
-        for eid, ts in evs[pos[learner] : upto + 1]:
+        for _eid, ts, acked in evs[pos[learner] : upto + 1]:
             if ts >= skip_before_ms:
                 out.append(t - ts)
-            resolved.add(eid)
+                from_ack.append(t - acked)
         pos[learner] = upto + 1
-    counted = sum(1 for evs in pending.values() for _e, ts in evs if ts >= skip_before_ms)
-    return out, counted - len(out)
+    counted = sum(1 for evs in pending.values() for _e, ts, _a in evs if ts >= skip_before_ms)
+    return out, from_ack, counted - len(out)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -228,9 +247,212 @@ def wait_exit(stack: harness.BenchStack, proc: harness.Proc, timeout: float) -> 
         raise RuntimeError(f"{proc.name} exited {rc}:\n{proc.log_tail()}")
 
 
+@dataclass
+class Options:
+    learners: int
+    partitions: int
+    seconds: float
+    linger_ms: int
+    patch: list[str]
+    extra: dict[str, str]
+
+
+@dataclass
+class Running:
+    """One worker on a stack, warmed up: its topics, metrics port and events processed."""
+
+    stack: harness.BenchStack
+    worker: harness.Proc
+    port: int
+    topics: Topics
+    feed: LiveFeed
+    done: float
+
+
+def cpu_of(proc: harness.Proc | None) -> float:
+    return harness.cpu_seconds(psutil.Process(proc.pid)) if proc and proc.pid else 0.0
+
+
+def start_worker(stack: harness.BenchStack, o: Options) -> Running:
+    """Topics, reference data and one warmed-up worker on ``stack``."""
+    topics = Topics(prefix="lat.", partitions=o.partitions)
+    stack.create_topics(topics)
+    w = Workload.create(o.learners, clock=Clock.live)
+    KafkaSink(stack.kafka_bootstrap, topics, Counts()).reference(w.reference_records())
+    port = free_port()
+    env = stack.worker_env(topics, f"lat-{int(time.time())}", port, **o.extra)
+    module = "streams"
+    if o.patch:
+        env["LP_BENCH_PATCHES"] = ",".join(o.patch)
+        module = "loadtests.real_worker"
+    worker = stack.spawn("worker", harness.python_module(module), env)
+    assert worker.pid is not None
+    feed = LiveFeed(stack.url())
+    feed.start()
+    console.print("warm-up: waiting for the worker to join and process")
+    gen = run_generator(stack, topics, o.learners, 500, None, 3000, "warm", None)
+    wait_exit(stack, gen, 120)
+    harness.watch(worker.pid, port, 3000, 120)
+    return Running(stack, worker, port, topics, feed, harness.scrape(port) or 0.0)
+
+
+def measure_max(r: Running, o: Options, max_events: int) -> float:
+    """The worker's drain rate of a backlog produced as fast as possible."""
+    assert r.worker.pid is not None
+    gen = run_generator(r.stack, r.topics, o.learners, 0, None, max_events, "max", None)
+    wait_exit(r.stack, gen, 300)
+    c0, t0 = harness.scrape(r.port) or 0.0, time.monotonic()
+    cpu0 = cpu_of(r.worker)
+    target = r.done + max_events
+    while (c := harness.scrape(r.port) or 0.0) < target:
+        if time.monotonic() - t0 > 300:
+            raise TimeoutError("the worker did not drain the backlog in 300 s")
+        time.sleep(0.1)
+    dt = time.monotonic() - t0
+    cpu = cpu_of(r.worker) - cpu0
+    console.print(
+        f"maximum: {(c - c0) / dt:,.0f} events/s draining a backlog "
+        f"({(c - c0) / cpu:,.0f} events/s per worker CPU second)"
+    )
+    r.done = c
+    return (c - c0) / dt
+
+
+def measure_phase(r: Running, o: Options, fraction: float, rate: float, tmp: Path) -> Phase:
+    assert r.worker.pid is not None
+    r.feed.take()
+    sends = tmp / f"sends-{fraction}.txt"
+    start_ms = time.time() * 1000
+    busy0, wall0 = busy(r.worker.pid), time.monotonic()
+    broker0 = cpu_of(r.stack.tansu)
+    hist0 = worker_buckets(r.port)
+    psutil.cpu_percent()  # starts the machine-wide measurement
+    gen = run_generator(
+        r.stack, r.topics, o.learners, rate, o.seconds, None, f"p{fraction}", sends, o.linger_ms
+    )
+    wait_exit(r.stack, gen, o.seconds + 120)
+    machine = psutil.cpu_percent() / 100
+    busy1, wall1 = busy(r.worker.pid), time.monotonic()
+    broker = (cpu_of(r.stack.tansu) - broker0) / (wall1 - wall0)
+    lines = sends.read_text().splitlines()
+    n = len(lines)
+    harness.watch(r.worker.pid, r.port, r.done + n, 120)
+    r.done += n
+    time.sleep(0.5)  # the last publishes arrive
+    hist1 = worker_buckets(r.port)
+    got = r.feed.take()
+    stamps = [int(line.split(" ")[2]) for line in lines]
+    span = (max(stamps) - min(stamps)) / 1000 if stamps else 0.0
+    lat, from_ack, unresolved = latencies(sends, got, start_ms + SETTLE_S * 1000)
+    p = Phase(
+        fraction,
+        rate,
+        n,
+        n / span if span else 0.0,
+        len(lat),
+        unresolved,
+        pct(lat, 0.5),
+        pct(lat, 0.95),
+        pct(lat, 0.99),
+        max(lat) if lat else float("nan"),
+        pct(from_ack, 0.5),
+        pct(from_ack, 0.99),
+        bucket_quantile(hist0, hist1, 0.5),
+        bucket_quantile(hist0, hist1, 0.99),
+        (busy1[0] - busy0[0]) / (wall1 - wall0),
+        (busy1[1] - busy0[1]) / (wall1 - wall0),
+        machine,
+        broker,
+    )
+    console.print(
+        f"  {fraction:.0%} of max ({rate:,.0f}/s): p50 {p.p50:.1f} ms, "
+        f"p95 {p.p95:.1f}, p99 {p.p99:.1f} ({p.measured:,} events; from the acknowledgement "
+        f"p50 {p.ack_p50:.1f}, p99 {p.ack_p99:.1f}); worker main thread busy "
+        f"{p.main_thread:.0%}, broker {p.broker_cpu:.0%} of a core, machine {p.machine_cpu:.0%}"
+    )
+    return p
+
+
+class TailReader(threading.Thread):
+    """A plain confluent-kafka consumer of the activity topic doing no work: the broker
+    hop alone (record stamp -> record in hand), fetching as the worker does."""
+
+    def __init__(self, bootstrap: str, topics: Topics, fetch_wait_ms: int) -> None:
+        super().__init__(name="tail-reader", daemon=True)
+        from confluent_kafka import Consumer, TopicPartition
+
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": "lat-floor",
+                "enable.auto.commit": False,
+                "fetch.wait.max.ms": fetch_wait_ms,
+            }
+        )
+        self.consumer.assign(
+            [TopicPartition(topics.activity, p, 0) for p in range(topics.partitions)]
+        )
+        self.got: list[tuple[float, int]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        # consume() returns at once when records are there; a short timeout so it
+        # never holds records back waiting for more.
+        while not self.stop.is_set():
+            msgs = self.consumer.consume(500, 0.002)
+            now = time.time() * 1000
+            self.got.extend((now, m.timestamp()[1]) for m in msgs if m.error() is None)
+        self.consumer.close()
+
+
+def measure_floor(o: Options, fraction: float, rate: float, fetch_wait_ms: int) -> Phase:
+    """The same generator at the same rate on a fresh broker, read by :class:`TailReader`."""
+    with harness.bench_stack() as stack:
+        topics = Topics(prefix="floor.", partitions=o.partitions)
+        stack.create_topics(topics)
+        reader = TailReader(stack.kafka_bootstrap, topics, fetch_wait_ms)
+        reader.start()
+        start_ms = time.time() * 1000
+        broker0, wall0 = cpu_of(stack.tansu), time.monotonic()
+        gen = run_generator(
+            stack, topics, o.learners, rate, o.seconds, None, f"f{fraction}", None, o.linger_ms
+        )
+        wait_exit(stack, gen, o.seconds + 120)
+        broker = (cpu_of(stack.tansu) - broker0) / (time.monotonic() - wall0)
+        time.sleep(0.5)
+        reader.stop.set()
+        reader.join(5)
+        lat = [t - ts for t, ts in reader.got if ts >= start_ms + SETTLE_S * 1000]
+        console.print(
+            f"  broker hop alone at {rate:,.0f}/s: p50 {pct(lat, 0.5):.1f} ms, "
+            f"p99 {pct(lat, 0.99):.1f} ({len(lat):,} records), broker {broker:.0%} of a core"
+        )
+        nan = float("nan")
+        return Phase(
+            fraction,
+            rate,
+            len(reader.got),
+            nan,
+            len(lat),
+            0,
+            pct(lat, 0.5),
+            nan,
+            pct(lat, 0.99),
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            broker,
+        )
+
+
 def main(
     learners: Annotated[int, typer.Option(help="learners in the organisation")] = 10_000,
-    seconds: Annotated[float, typer.Option(help="seconds per load level")] = 20.0,
+    seconds: Annotated[float, typer.Option(help="seconds per load level")] = 15.0,
     max_rate: Annotated[
         float | None,
         typer.Option(help="the worker's maximum events/s (measured in this run if not given)"),
@@ -254,7 +476,8 @@ def main(
         typer.Option(help="worker setting KEY=VALUE (LEARNPULSE_STREAMS_KEY), repeatable"),
     ] = None,
     keep_logs: Annotated[
-        Path | None, typer.Option(help="keep the stack's working directory (worker logs) here")
+        Path | None,
+        typer.Option(help="keep each stack's working directory (worker logs) under this one"),
     ] = None,
     producer_linger_ms: Annotated[
         int,
@@ -263,116 +486,76 @@ def main(
             "so up to this long is spent in the generator before the append"
         ),
     ] = 5,
+    fresh_stack: Annotated[
+        bool,
+        typer.Option(
+            help="a new broker, Redis and worker for the maximum and for each load level: "
+            "Tansu's fetches get slower as a partition's log grows (RESULTS.md, seventh round)"
+        ),
+    ] = True,
+    floor: Annotated[
+        bool,
+        typer.Option(
+            help="also measure the broker hop alone at each level (the same generator, "
+            "a plain consumer doing no work, a fresh broker)"
+        ),
+    ] = True,
 ) -> None:
     """Measure and print; see the module docstring."""
+    from streams.settings import StreamsSettings
+
     m = harness.machine()
     console.print(
         f"machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}, "
         f"load {m['load']}, commit {m['commit']}"
     )
+    extra = {} if batch_within_s is None else {"batch_within_s": str(batch_within_s)}
+    for kv in setting or []:
+        k, sep, v = kv.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"--setting {kv!r}: expected KEY=VALUE")
+        extra[k.lower()] = v
+    fetch_wait_ms = int(
+        extra.get("fetch_max_wait_ms", StreamsSettings.model_fields["fetch_max_wait_ms"].default)
+    )
+    o = Options(learners, partitions, seconds, producer_linger_ms, patch or [], extra)
+    levels = [float(x) for x in fractions.split(",")]
     phases: list[Phase] = []
-    with harness.bench_stack(keep_logs) as stack, tempfile.TemporaryDirectory() as tmp:
-        topics = Topics(prefix="lat.", partitions=partitions)
-        stack.create_topics(topics)
-        w = Workload.create(learners, clock=Clock.live)
-        KafkaSink(stack.kafka_bootstrap, topics, Counts()).reference(w.reference_records())
-        port = free_port()
-        extra = {} if batch_within_s is None else {"batch_within_s": str(batch_within_s)}
-        for kv in setting or []:
-            k, sep, v = kv.partition("=")
-            if not sep:
-                raise typer.BadParameter(f"--setting {kv!r}: expected KEY=VALUE")
-            extra[k.lower()] = v
-        env = stack.worker_env(topics, f"lat-{int(time.time())}", port, **extra)
-        module = "streams"
-        if patch:
-            env["LP_BENCH_PATCHES"] = ",".join(patch)
-            module = "loadtests.real_worker"
-        worker = stack.spawn("worker", harness.python_module(module), env)
-        assert worker.pid is not None
-        feed = LiveFeed(stack.url())
-        feed.start()
-        try:
-            console.print("warm-up: waiting for the worker to join and process")
-            gen = run_generator(stack, topics, learners, 500, None, 3000, "warm", None)
-            wait_exit(stack, gen, 120)
-            harness.watch(worker.pid, port, 3000, 120)
-            done = harness.scrape(port) or 0.0
-            if max_rate is None:
-                gen = run_generator(stack, topics, learners, 0, None, max_events, "max", None)
-                wait_exit(stack, gen, 300)
-                c0, t0 = harness.scrape(port) or 0.0, time.monotonic()
-                cpu0 = harness.cpu_seconds(psutil.Process(worker.pid))
-                target = done + max_events
-                while (c := harness.scrape(port) or 0.0) < target:
-                    if time.monotonic() - t0 > 300:
-                        raise TimeoutError("the worker did not drain the backlog in 300 s")
-                    time.sleep(0.1)
-                dt = time.monotonic() - t0
-                cpu = harness.cpu_seconds(psutil.Process(worker.pid)) - cpu0
-                max_rate = (c - c0) / dt
-                console.print(
-                    f"maximum: {max_rate:,.0f} events/s draining a backlog "
-                    f"({(c - c0) / cpu:,.0f} events/s per worker CPU second)"
-                )
-                done = c
-            feed.take()
-            for f in (float(x) for x in fractions.split(",")):
-                rate = f * max_rate
-                sends = Path(tmp) / f"sends-{f}.txt"
-                start_ms = time.time() * 1000
-                busy0, wall0 = busy(worker.pid), time.monotonic()
-                hist0 = worker_buckets(port)
-                psutil.cpu_percent()  # starts the machine-wide measurement
-                gen = run_generator(
-                    stack, topics, learners, rate, seconds, None, f"p{f}", sends, producer_linger_ms
-                )
-                wait_exit(stack, gen, seconds + 120)
-                machine = psutil.cpu_percent() / 100
-                busy1, wall1 = busy(worker.pid), time.monotonic()
-                n = len(sends.read_text().splitlines())
-                harness.watch(worker.pid, port, done + n, 120)
-                done += n
-                time.sleep(0.5)  # the last publishes arrive
-                hist1 = worker_buckets(port)
-                got = feed.take()
-                stamps = [int(line.rsplit(" ", 1)[1]) for line in sends.read_text().splitlines()]
-                span = (max(stamps) - min(stamps)) / 1000 if stamps else 0.0
-                lat, unresolved = latencies(sends, got, start_ms + SETTLE_S * 1000)
-                phases.append(
-                    Phase(
-                        f,
-                        rate,
-                        n,
-                        n / span if span else 0.0,
-                        len(lat),
-                        unresolved,
-                        pct(lat, 0.5),
-                        pct(lat, 0.95),
-                        pct(lat, 0.99),
-                        max(lat) if lat else float("nan"),
-                        bucket_quantile(hist0, hist1, 0.5),
-                        bucket_quantile(hist0, hist1, 0.99),
-                        (busy1[0] - busy0[0]) / (wall1 - wall0),
-                        (busy1[1] - busy0[1]) / (wall1 - wall0),
-                        machine,
-                    )
-                )
-                p = phases[-1]
-                console.print(
-                    f"  {f:.0%} of max ({rate:,.0f}/s): p50 {p.p50:.1f} ms, "
-                    f"p95 {p.p95:.1f}, p99 {p.p99:.1f} ({p.measured:,} events); "
-                    f"worker main thread busy {p.main_thread:.0%}, machine {p.machine_cpu:.0%}; "
-                    f"worker's own histogram p50 <= {p.worker_p50:.0f} ms, "
-                    f"p99 <= {p.worker_p99:.0f} ms"
-                )
-            e2e = harness.scrape(port, "learnpulse_e2e_append_to_redis_seconds_count")
-        finally:
-            feed.stop.set()
-            feed.join(2)
+    e2e = 0.0
+
+    def one_stack(todo: list[float], need_max: bool, name: str) -> None:
+        nonlocal max_rate, e2e
+        keep = keep_logs / name if keep_logs else None
+        with harness.bench_stack(keep) as stack, tempfile.TemporaryDirectory() as tmp:
+            r = start_worker(stack, o)
+            try:
+                if need_max:
+                    max_rate = measure_max(r, o, max_events)
+                assert max_rate is not None
+                for f in todo:
+                    phases.append(measure_phase(r, o, f, f * max_rate, Path(tmp)))
+                e2e += harness.scrape(r.port, "learnpulse_e2e_append_to_redis_seconds_count") or 0
+            finally:
+                r.feed.stop.set()
+                r.feed.join(2)
+
+    if not fresh_stack:
+        one_stack(levels, max_rate is None, "all")
+    else:
+        if max_rate is None:
+            one_stack([], True, "max")
+        for f in levels:
+            console.print(f"load {f:.0%}: a fresh broker, Redis and worker")
+            one_stack([f], False, f"load-{f}")
+    assert max_rate is not None
+    if floor:
+        for p in phases:
+            fl = measure_floor(o, p.fraction, p.target_rate, fetch_wait_ms)
+            p.floor_p50, p.floor_p99, p.floor_broker_cpu = fl.p50, fl.p99, fl.broker_cpu
     t = Table(
         title=f"End-to-end latency, Kafka append -> Redis pub/sub, one worker, "
-        f"{learners:,} learners; max {max_rate:,.0f} events/s"
+        f"{learners:,} learners; max {max_rate:,.0f} events/s; "
+        f"{'a fresh stack per level' if fresh_stack else 'one stack for all levels'}"
     )
     for col in (
         "load",
@@ -384,9 +567,12 @@ def main(
         "p95 ms",
         "p99 ms",
         "max ms",
+        "from ack p50/p99",
+        "broker hop alone p50/p99",
         "worker p50/p99 ≤ ms",
         "worker CPU",
         "main thread",
+        "broker CPU (alone)",
         "machine",
     ):
         t.add_column(col, justify="right")
@@ -401,18 +587,22 @@ def main(
             f"{p.p95:.1f}",
             f"{p.p99:.1f}",
             f"{p.max:.1f}",
+            f"{p.ack_p50:.1f} / {p.ack_p99:.1f}",
+            f"{p.floor_p50:.1f} / {p.floor_p99:.1f}",
             f"{p.worker_p50:.0f} / {p.worker_p99:.0f}",
             f"{p.worker_cpu:.0%}",
             f"{p.main_thread:.0%}",
+            f"{p.broker_cpu:.0%} ({p.floor_broker_cpu:.0%})",
             f"{p.machine_cpu:.0%}",
         )
     console.print(t)
     if phases:
         mid = min(phases, key=lambda p: abs(p.fraction - 0.5))
         console.print(
-            f"goal at {mid.fraction:.0%}: p50 <= 20 ms ({mid.p50:.1f}), "
-            f"p99 <= 100 ms ({mid.p99:.1f}); worker histogram saw {e2e or 0:,.0f} "
-            f"events; median of p50s {statistics.median(p.p50 for p in phases):.1f}"
+            f"goal at {mid.fraction:.0%}: p50 <= 20 ms ({mid.p50:.1f}; {mid.ack_p50:.1f} from "
+            f"the acknowledgement), p99 <= 100 ms ({mid.p99:.1f}; {mid.ack_p99:.1f}); the broker "
+            f"hop alone: p50 {mid.floor_p50:.1f}, p99 {mid.floor_p99:.1f}; worker histogram "
+            f"saw {e2e:,.0f} events; median of p50s {statistics.median(p.p50 for p in phases):.1f}"
         )
 
 
