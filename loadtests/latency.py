@@ -40,6 +40,8 @@ asserts timings.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import statistics
 import tempfile
 import threading
@@ -122,6 +124,7 @@ class Phase:
     main_thread: float  # the worker's main thread (the processing) alone
     machine_cpu: float  # every process on the machine, share of all CPUs
     broker_cpu: float  # Tansu, CPU seconds per second
+    ranked: float = float("nan")  # share of the lists written that were ranked again
     floor_p50: float = float("nan")  # the broker hop alone (no worker), same rate
     floor_p99: float = float("nan")
     floor_broker_cpu: float = float("nan")
@@ -230,6 +233,21 @@ def bucket_quantile(before: dict[float, float], after: dict[float, float], q: fl
     return float("nan")
 
 
+LISTS = "learnpulse_recommendation_lists_total"
+
+
+def lists_written(port: int) -> dict[str, float]:
+    """Recommendation lists written so far, by how: ranked again or patched (cached)."""
+    url = f"http://127.0.0.1:{port}/metrics?" + urllib.parse.urlencode({"name[]": LISTS})
+    out: dict[str, float] = {}
+    with urllib.request.urlopen(url, timeout=5) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(LISTS + "{"):
+                how = line.split('how="', 1)[1].split('"', 1)[0]
+                out[how] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
 def busy(pid: int) -> tuple[float, float]:
     """CPU seconds so far of the worker process and of its main thread (the processing;
     faust's consumer, librdkafka and the clusterer run in other threads)."""
@@ -255,6 +273,17 @@ class Options:
     linger_ms: int
     patch: list[str]
     extra: dict[str, str]
+    pin: bool = False
+
+
+WORKER_CPU, OTHERS_CPU = 1, 0
+
+
+def pin(pid: int, cpu: int) -> None:
+    """Every thread of process ``pid`` onto one CPU (threads started later inherit it)."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(int(tid), {cpu})
 
 
 @dataclass
@@ -287,12 +316,16 @@ def start_worker(stack: harness.BenchStack, o: Options) -> Running:
         module = "loadtests.real_worker"
     worker = stack.spawn("worker", harness.python_module(module), env)
     assert worker.pid is not None
+    if o.pin:
+        pin(worker.pid, WORKER_CPU)
     feed = LiveFeed(stack.url())
     feed.start()
     console.print("warm-up: waiting for the worker to join and process")
     gen = run_generator(stack, topics, o.learners, 500, None, 3000, "warm", None)
     wait_exit(stack, gen, 120)
     harness.watch(worker.pid, port, 3000, 120)
+    if o.pin:
+        pin(worker.pid, WORKER_CPU)  # threads the interpreter had started before the first pin
     return Running(stack, worker, port, topics, feed, harness.scrape(port) or 0.0)
 
 
@@ -326,6 +359,7 @@ def measure_phase(r: Running, o: Options, fraction: float, rate: float, tmp: Pat
     busy0, wall0 = busy(r.worker.pid), time.monotonic()
     broker0 = cpu_of(r.stack.tansu)
     hist0 = worker_buckets(r.port)
+    lists0 = lists_written(r.port)
     psutil.cpu_percent()  # starts the machine-wide measurement
     gen = run_generator(
         r.stack, r.topics, o.learners, rate, o.seconds, None, f"p{fraction}", sends, o.linger_ms
@@ -340,6 +374,9 @@ def measure_phase(r: Running, o: Options, fraction: float, rate: float, tmp: Pat
     r.done += n
     time.sleep(0.5)  # the last publishes arrive
     hist1 = worker_buckets(r.port)
+    lists1 = lists_written(r.port)
+    ranked = lists1.get("ranked", 0.0) - lists0.get("ranked", 0.0)
+    patched = lists1.get("patched", 0.0) - lists0.get("patched", 0.0)
     got = r.feed.take()
     stamps = [int(line.split(" ")[2]) for line in lines]
     span = (max(stamps) - min(stamps)) / 1000 if stamps else 0.0
@@ -363,12 +400,14 @@ def measure_phase(r: Running, o: Options, fraction: float, rate: float, tmp: Pat
         (busy1[1] - busy0[1]) / (wall1 - wall0),
         machine,
         broker,
+        ranked / (ranked + patched) if ranked + patched else float("nan"),
     )
     console.print(
         f"  {fraction:.0%} of max ({rate:,.0f}/s): p50 {p.p50:.1f} ms, "
         f"p95 {p.p95:.1f}, p99 {p.p99:.1f} ({p.measured:,} events; from the acknowledgement "
         f"p50 {p.ack_p50:.1f}, p99 {p.ack_p99:.1f}); worker main thread busy "
-        f"{p.main_thread:.0%}, broker {p.broker_cpu:.0%} of a core, machine {p.machine_cpu:.0%}"
+        f"{p.main_thread:.0%}, broker {p.broker_cpu:.0%} of a core, machine {p.machine_cpu:.0%}; "
+        f"{p.ranked:.0%} of the lists written were ranked again"
     )
     return p
 
@@ -377,8 +416,11 @@ class TailReader(threading.Thread):
     """A plain confluent-kafka consumer of the activity topic doing no work: the broker
     hop alone (record stamp -> record in hand), fetching as the worker does."""
 
-    def __init__(self, bootstrap: str, topics: Topics, fetch_wait_ms: int) -> None:
+    def __init__(
+        self, bootstrap: str, topics: Topics, fetch_wait_ms: int, cpu: int | None = None
+    ) -> None:
         super().__init__(name="tail-reader", daemon=True)
+        self.cpu = cpu
         from confluent_kafka import Consumer, TopicPartition
 
         self.consumer = Consumer(
@@ -396,6 +438,8 @@ class TailReader(threading.Thread):
         self.stop = threading.Event()
 
     def run(self) -> None:
+        if self.cpu is not None:
+            os.sched_setaffinity(0, {self.cpu})  # this thread, where the worker would run
         # consume() returns at once when records are there; a short timeout so it
         # never holds records back waiting for more.
         while not self.stop.is_set():
@@ -410,7 +454,9 @@ def measure_floor(o: Options, fraction: float, rate: float, fetch_wait_ms: int) 
     with harness.bench_stack() as stack:
         topics = Topics(prefix="floor.", partitions=o.partitions)
         stack.create_topics(topics)
-        reader = TailReader(stack.kafka_bootstrap, topics, fetch_wait_ms)
+        reader = TailReader(
+            stack.kafka_bootstrap, topics, fetch_wait_ms, WORKER_CPU if o.pin else None
+        )
         reader.start()
         start_ms = time.time() * 1000
         broker0, wall0 = cpu_of(stack.tansu), time.monotonic()
@@ -500,6 +546,15 @@ def main(
             "a plain consumer doing no work, a fresh broker)"
         ),
     ] = True,
+    pin_worker: Annotated[
+        bool,
+        typer.Option(
+            "--pin/--no-pin",
+            help="the worker alone on CPU 1; the broker, Redis, the generator and this "
+            "process on CPU 0 (as with the broker on other machines; the maximum is then "
+            "the worker's on one core)",
+        ),
+    ] = False,
 ) -> None:
     """Measure and print; see the module docstring."""
     from streams.settings import StreamsSettings
@@ -518,7 +573,11 @@ def main(
     fetch_wait_ms = int(
         extra.get("fetch_max_wait_ms", StreamsSettings.model_fields["fetch_max_wait_ms"].default)
     )
-    o = Options(learners, partitions, seconds, producer_linger_ms, patch or [], extra)
+    o = Options(learners, partitions, seconds, producer_linger_ms, patch or [], extra, pin_worker)
+    if pin_worker:
+        if (os.cpu_count() or 1) < 2:
+            raise typer.BadParameter("--pin needs two CPUs")
+        pin(os.getpid(), OTHERS_CPU)  # and so everything it starts, until re-pinned
     levels = [float(x) for x in fractions.split(",")]
     phases: list[Phase] = []
     e2e = 0.0
@@ -556,6 +615,7 @@ def main(
         title=f"End-to-end latency, Kafka append -> Redis pub/sub, one worker, "
         f"{learners:,} learners; max {max_rate:,.0f} events/s; "
         f"{'a fresh stack per level' if fresh_stack else 'one stack for all levels'}"
+        f"{'; worker pinned to its own CPU' if pin_worker else ''}"
     )
     for col in (
         "load",
@@ -572,6 +632,7 @@ def main(
         "worker p50/p99 ≤ ms",
         "worker CPU",
         "main thread",
+        "lists ranked",
         "broker CPU (alone)",
         "machine",
     ):
@@ -592,6 +653,7 @@ def main(
             f"{p.worker_p50:.0f} / {p.worker_p99:.0f}",
             f"{p.worker_cpu:.0%}",
             f"{p.main_thread:.0%}",
+            f"{p.ranked:.0%}",
             f"{p.broker_cpu:.0%} ({p.floor_broker_cpu:.0%})",
             f"{p.machine_cpu:.0%}",
         )
