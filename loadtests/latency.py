@@ -6,7 +6,7 @@ Starts its own Tansu and Redis on free loopback ports and one stream worker
 (``python -m streams``), and stops them all at the end, on failure and on Ctrl-C.
 By default every measurement gets a fresh stack (broker, Redis, worker): Tansu's
 memory storage serves fetches more slowly as a partition's log grows (a plain
-consumer's hop alone at 3,000/s went from p50 12 to 72 ms in 48 s), so levels
+consumer's hop alone at 3,000/s went from p50 11 to 46 ms in 48 s), so levels
 measured one after another on one broker would carry the earlier ones' logs.
 ``--no-fresh-stack`` runs everything on one stack, as before.
 
