@@ -208,19 +208,29 @@ def run_generator(
 
 
 E2E_BUCKET = "learnpulse_e2e_append_to_redis_seconds_bucket"
+LISTS = "learnpulse_recommendation_lists_total"
+
+
+def by_label(port: int, name: str, label: str) -> dict[str, float]:
+    """One metric of the worker's /metrics, summed per value of one of its labels."""
+    url = f"http://127.0.0.1:{port}/metrics?" + urllib.parse.urlencode({"name[]": name})
+    out: dict[str, float] = {}
+    with urllib.request.urlopen(url, timeout=5) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + "{"):
+                value = line.split(f'{label}="', 1)[1].split('"', 1)[0]
+                out[value] = out.get(value, 0.0) + float(line.rsplit(" ", 1)[1])
+    return out
 
 
 def worker_buckets(port: int) -> dict[float, float]:
     """The worker's own append -> Redis histogram: cumulative count per upper bound (s)."""
-    url = f"http://127.0.0.1:{port}/metrics?" + urllib.parse.urlencode({"name[]": E2E_BUCKET})
-    out: dict[float, float] = {}
-    with urllib.request.urlopen(url, timeout=5) as r:
-        for line in r.read().decode().splitlines():
-            if line.startswith(E2E_BUCKET + "{"):
-                le = line.split('le="', 1)[1].split('"', 1)[0]
-                bound = float("inf") if le == "+Inf" else float(le)
-                out[bound] = out.get(bound, 0.0) + float(line.rsplit(" ", 1)[1])
-    return out
+    return {float(le): n for le, n in by_label(port, E2E_BUCKET, "le").items()}
+
+
+def lists_written(port: int) -> dict[str, float]:
+    """Recommendation lists written so far, by how: ranked again or patched (cached)."""
+    return by_label(port, LISTS, "how")
 
 
 def bucket_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:
@@ -231,21 +241,6 @@ def bucket_quantile(before: dict[float, float], after: dict[float, float], q: fl
         if total and cum >= q * total:
             return bound * 1000
     return float("nan")
-
-
-LISTS = "learnpulse_recommendation_lists_total"
-
-
-def lists_written(port: int) -> dict[str, float]:
-    """Recommendation lists written so far, by how: ranked again or patched (cached)."""
-    url = f"http://127.0.0.1:{port}/metrics?" + urllib.parse.urlencode({"name[]": LISTS})
-    out: dict[str, float] = {}
-    with urllib.request.urlopen(url, timeout=5) as r:
-        for line in r.read().decode().splitlines():
-            if line.startswith(LISTS + "{"):
-                how = line.split('how="', 1)[1].split('"', 1)[0]
-                out[how] = float(line.rsplit(" ", 1)[1])
-    return out
 
 
 def busy(pid: int) -> tuple[float, float]:
