@@ -420,7 +420,10 @@ def main(
     tag: Annotated[str, typer.Option(help="suffix for event ids (repeat runs on one org)")] = "",
     sends_log: Annotated[
         Path | None,
-        typer.Option(help="Kafka: write 'event_id learner_id timestamp_ms' per event here"),
+        typer.Option(
+            help="Kafka: write 'event_id learner_id timestamp_ms ack_us' per acknowledged "
+            "event here (ack_us: produce() to the broker's acknowledgement)"
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
     linger_ms: Annotated[
