@@ -27,14 +27,10 @@ from rich.console import Console
 from rich.table import Table
 
 from loadtests import harness
+from loadtests.harness import pct
 
 console = Console(width=150)
 TOPIC = "hop"
-
-
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(q * len(s)))] if s else float("nan")
 
 
 def produce(bootstrap: str, rate: float, linger_ms: int, stop: threading.Event) -> None:
@@ -67,11 +63,7 @@ def main(
     partitions: Annotated[int, typer.Option(help="partitions of the topic")] = 4,
 ) -> None:
     """Measure and print; see the module docstring."""
-    m = harness.machine()
-    console.print(
-        f"machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}, "
-        f"load {m['load']}, commit {m['commit']}"
-    )
+    console.print(harness.machine_line())
     with harness.bench_stack() as stack:
         assert stack.tansu is not None and stack.tansu.pid is not None
         broker = psutil.Process(stack.tansu.pid)

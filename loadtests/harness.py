@@ -242,6 +242,23 @@ def wait_metrics(port: int, timeout: float) -> None:
     raise TimeoutError(f"no metrics on port {port} after {timeout}s")
 
 
+def pct(values: list[float], q: float) -> float:
+    """Quantile q of ``values`` (the value at rank q of the sorted list); NaN if empty."""
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def machine_line() -> str:
+    """The line every benchmark prints first: what it ran on, and at which commit."""
+    m = machine()
+    return (
+        f"machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}, "
+        f"load {m['load']}, commit {m['commit']}"
+    )
+
+
 def machine() -> dict[str, str]:
     import os
     import platform

@@ -63,6 +63,7 @@ from learnpulse.stack.procs import free_port
 from learnpulse.topics import Topics
 from loadtests import harness
 from loadtests.generate import Clock, Counts, KafkaSink, Workload
+from loadtests.harness import pct
 
 console = Console(width=200)
 SETTLE_S = 2.0
@@ -131,12 +132,12 @@ class Phase:
 
 
 def latencies(
-    sends: Path, feed: list[tuple[float, str, str | None]], skip_before_ms: float
+    sends: list[str], feed: list[tuple[float, str, str | None]], skip_before_ms: float
 ) -> tuple[list[float], list[float], int]:
     """Latency (ms) of each sent event to its first visible write: from its record
     timestamp, and from its acknowledgement; and how many were never seen."""
     pending: dict[str, list[tuple[str, int, float]]] = defaultdict(list)
-    for line in sends.read_text().splitlines():
+    for line in sends:
         eid, learner, stamp, ack_us = line.split(" ")
         pending[learner].append((eid, int(stamp), int(stamp) + int(ack_us) / 1000))
     out: list[float] = []
@@ -158,13 +159,6 @@ def latencies(
         pos[learner] = upto + 1
     counted = sum(1 for evs in pending.values() for _e, ts, _a in evs if ts >= skip_before_ms)
     return out, from_ack, counted - len(out)
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[min(len(s) - 1, int(q * len(s)))]
 
 
 def run_generator(
@@ -375,7 +369,7 @@ def measure_phase(r: Running, o: Options, fraction: float, rate: float, tmp: Pat
     got = r.feed.take()
     stamps = [int(line.split(" ")[2]) for line in lines]
     span = (max(stamps) - min(stamps)) / 1000 if stamps else 0.0
-    lat, from_ack, unresolved = latencies(sends, got, start_ms + SETTLE_S * 1000)
+    lat, from_ack, unresolved = latencies(lines, got, start_ms + SETTLE_S * 1000)
     p = Phase(
         fraction,
         rate,
@@ -444,8 +438,9 @@ class TailReader(threading.Thread):
         self.consumer.close()
 
 
-def measure_floor(o: Options, fraction: float, rate: float, fetch_wait_ms: int) -> Phase:
-    """The same generator at the same rate on a fresh broker, read by :class:`TailReader`."""
+def measure_floor(o: Options, rate: float, fetch_wait_ms: int) -> tuple[float, float, float]:
+    """The same generator at the same rate on a fresh broker, read by :class:`TailReader`:
+    the hop's p50 and p99 (ms) and the broker's CPU (seconds per second)."""
     with harness.bench_stack() as stack:
         topics = Topics(prefix="floor.", partitions=o.partitions)
         stack.create_topics(topics)
@@ -456,7 +451,7 @@ def measure_floor(o: Options, fraction: float, rate: float, fetch_wait_ms: int) 
         start_ms = time.time() * 1000
         broker0, wall0 = cpu_of(stack.tansu), time.monotonic()
         gen = run_generator(
-            stack, topics, o.learners, rate, o.seconds, None, f"f{fraction}", None, o.linger_ms
+            stack, topics, o.learners, rate, o.seconds, None, f"floor-{rate:.0f}", None, o.linger_ms
         )
         wait_exit(stack, gen, o.seconds + 120)
         broker = (cpu_of(stack.tansu) - broker0) / (time.monotonic() - wall0)
@@ -468,27 +463,7 @@ def measure_floor(o: Options, fraction: float, rate: float, fetch_wait_ms: int) 
             f"  broker hop alone at {rate:,.0f}/s: p50 {pct(lat, 0.5):.1f} ms, "
             f"p99 {pct(lat, 0.99):.1f} ({len(lat):,} records), broker {broker:.0%} of a core"
         )
-        nan = float("nan")
-        return Phase(
-            fraction,
-            rate,
-            len(reader.got),
-            nan,
-            len(lat),
-            0,
-            pct(lat, 0.5),
-            nan,
-            pct(lat, 0.99),
-            nan,
-            nan,
-            nan,
-            nan,
-            nan,
-            nan,
-            nan,
-            nan,
-            broker,
-        )
+        return pct(lat, 0.5), pct(lat, 0.99), broker
 
 
 def main(
@@ -554,11 +529,7 @@ def main(
     """Measure and print; see the module docstring."""
     from streams.settings import StreamsSettings
 
-    m = harness.machine()
-    console.print(
-        f"machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}, "
-        f"load {m['load']}, commit {m['commit']}"
-    )
+    console.print(harness.machine_line())
     extra = {} if batch_within_s is None else {"batch_within_s": str(batch_within_s)}
     for kv in setting or []:
         k, sep, v = kv.partition("=")
@@ -604,8 +575,9 @@ def main(
     assert max_rate is not None
     if floor:
         for p in phases:
-            fl = measure_floor(o, p.fraction, p.target_rate, fetch_wait_ms)
-            p.floor_p50, p.floor_p99, p.floor_broker_cpu = fl.p50, fl.p99, fl.broker_cpu
+            p.floor_p50, p.floor_p99, p.floor_broker_cpu = measure_floor(
+                o, p.target_rate, fetch_wait_ms
+            )
     t = Table(
         title=f"End-to-end latency, Kafka append -> Redis pub/sub, one worker, "
         f"{learners:,} learners; max {max_rate:,.0f} events/s; "

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
-from loadtests.latency import latencies, pct
-
-
-def sends_file(tmp_path: Path, lines: list[str]) -> Path:
-    p = tmp_path / "sends.txt"
-    p.write_text("".join(line + "\n" for line in lines))
-    return p
+from loadtests.harness import pct
+from loadtests.latency import latencies
 
 
-def test_a_publish_shows_every_earlier_event_of_its_learner(tmp_path: Path) -> None:
+def test_a_publish_shows_every_earlier_event_of_its_learner() -> None:
     # event id, learner, stamp ms (produce()), ack µs (produce() -> acknowledgement)
-    sends = sends_file(
-        tmp_path,
-        ["e1 L1 1000 4000", "e2 L1 1010 3000", "e3 L2 1020 2500", "e4 L1 1030 1000"],
-    )
+    sends = ["e1 L1 1000 4000", "e2 L1 1010 3000", "e3 L2 1020 2500", "e4 L1 1030 1000"]
     # L1's first publish names e2: it shows e1 and e2; the second names e4.
     feed = [(1050.0, "L1", "e2"), (1060.0, "L2", "e3"), (1100.0, "L1", "e4")]
     from_stamp, from_ack, unseen = latencies(sends, feed, skip_before_ms=0)
@@ -29,25 +20,25 @@ def test_a_publish_shows_every_earlier_event_of_its_learner(tmp_path: Path) -> N
     assert unseen == 0
 
 
-def test_events_never_published_are_counted_not_dropped(tmp_path: Path) -> None:
-    sends = sends_file(tmp_path, ["e1 L1 1000 100", "e2 L1 1010 100", "e3 L2 1020 100"])
+def test_events_never_published_are_counted_not_dropped() -> None:
+    sends = ["e1 L1 1000 100", "e2 L1 1010 100", "e3 L2 1020 100"]
     from_stamp, _from_ack, unseen = latencies(sends, [(1040.0, "L1", "e1")], skip_before_ms=0)
     assert from_stamp == [40.0]
     assert unseen == 2  # e2 (no later publish for L1) and e3 (none for L2)
 
 
-def test_a_stale_publish_does_not_resolve_a_later_event(tmp_path: Path) -> None:
+def test_a_stale_publish_does_not_resolve_a_later_event() -> None:
     # A publish whose trigger is an event already shown (a re-send) must not count
     # for events sent after it.
-    sends = sends_file(tmp_path, ["e1 L1 1000 100", "e2 L1 1010 100"])
+    sends = ["e1 L1 1000 100", "e2 L1 1010 100"]
     feed = [(1020.0, "L1", "e1"), (1030.0, "L1", "e1"), (1090.0, "L1", "e2")]
     from_stamp, _from_ack, unseen = latencies(sends, feed, skip_before_ms=0)
     assert from_stamp == [20.0, 80.0]
     assert unseen == 0
 
 
-def test_the_settling_seconds_are_skipped(tmp_path: Path) -> None:
-    sends = sends_file(tmp_path, ["e1 L1 1000 100", "e2 L1 3000 100"])
+def test_the_settling_seconds_are_skipped() -> None:
+    sends = ["e1 L1 1000 100", "e2 L1 3000 100"]
     feed = [(1010.0, "L1", "e1"), (3020.0, "L1", "e2")]
     from_stamp, _from_ack, unseen = latencies(sends, feed, skip_before_ms=2000)
     assert from_stamp == [20.0]
