@@ -263,6 +263,7 @@ class Options:
     patch: list[str]
     extra: dict[str, str]
     pin: bool = False
+    profile: Path | None = None
 
 
 WORKER_CPU, OTHERS_CPU = 1, 0
@@ -350,6 +351,11 @@ def measure_phase(r: Running, o: Options, fraction: float, rate: float, tmp: Pat
     hist0 = worker_buckets(r.port)
     lists0 = lists_written(r.port)
     psutil.cpu_percent()  # starts the machine-wide measurement
+    if o.profile is not None:
+        from loadtests.throughput import start_spy
+
+        # py-spy's samples over the level (threads apart): where the live main thread goes
+        start_spy(r.stack, r.worker.pid, o.profile / f"load-{fraction}.txt", o.seconds)
     gen = run_generator(
         r.stack, r.topics, o.learners, rate, o.seconds, None, f"p{fraction}", sends, o.linger_ms
     )
@@ -525,6 +531,10 @@ def main(
             "the worker's on one core)",
         ),
     ] = False,
+    profile: Annotated[
+        Path | None,
+        typer.Option(help="py-spy the worker (threads apart) during each level; raw stacks here"),
+    ] = None,
 ) -> None:
     """Measure and print; see the module docstring."""
     from streams.settings import StreamsSettings
@@ -539,7 +549,9 @@ def main(
     fetch_wait_ms = int(
         extra.get("fetch_max_wait_ms", StreamsSettings.model_fields["fetch_max_wait_ms"].default)
     )
-    o = Options(learners, partitions, seconds, producer_linger_ms, patch or [], extra, pin_worker)
+    o = Options(
+        learners, partitions, seconds, producer_linger_ms, patch or [], extra, pin_worker, profile
+    )
     if pin_worker:
         if (os.cpu_count() or 1) < 2:
             raise typer.BadParameter("--pin needs two CPUs")

@@ -210,7 +210,9 @@ def run_variant(
     )
 
 
-def start_spy(stack: harness.BenchStack, pid: int, out: Path) -> harness.Proc:
+def start_spy(
+    stack: harness.BenchStack, pid: int, out: Path, duration_s: float | None = None
+) -> harness.Proc:
     import shutil
     import sys
 
@@ -232,6 +234,7 @@ def start_spy(stack: harness.BenchStack, pid: int, out: Path) -> harness.Proc:
             # LP_SPY_NATIVE=1: C frames too (compiled models, librdkafka); py-spy then
             # pauses the worker per sample, so its figures are not comparable.
             *(["--native"] if os.environ.get("LP_SPY_NATIVE") else ["--nonblocking"]),
+            *(["--threads", "--duration", str(max(1, round(duration_s)))] if duration_s else []),
         ],
         {},
     )
