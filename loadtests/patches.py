@@ -551,3 +551,54 @@ def pure_python() -> None:
     if "streams" in sys.modules:
         raise RuntimeError("pure-python must be the first patch: streams is already imported")
     os.environ["LEARNPULSE_NATIVE"] = "0"
+
+
+@patch
+def why_rank() -> None:
+    """Measurement only (needs ``pure-python`` first): every 5 s, one stderr line
+    counting why lists were ranked rather than patched: a ranking input changed
+    (``rerank``), or the cached list could not serve (no entry, another ``rk``,
+    a changed input by position, too old, progress on an item off the list)."""
+    import threading
+    import time
+    from collections import Counter
+
+    from streams import listcache
+    from streams.batch import LearnBatch
+
+    why: Counter[str] = Counter()
+    usable = listcache.ListCache.usable
+    project = LearnBatch._project
+
+    def counted_usable(self, learner_id, rk, inputs, touched, now_ms):  # type: ignore[no-untyped-def]
+        entry = self._data.get(learner_id)
+        if entry is None:
+            why["no entry"] += 1
+        elif rk is None or entry.rk != rk:
+            why["rk"] += 1
+        elif entry.inputs != inputs:
+            for i, (a, b) in enumerate(zip(entry.inputs, inputs, strict=True)):
+                if a != b:
+                    why[f"input {i}"] += 1
+        elif not 0 <= now_ms - entry.ranked_ms < self.max_age_ms:
+            why["age"] += 1
+        elif not touched <= entry.cont.keys():
+            why["touched off the list"] += 1
+        else:
+            why["patched"] += 1
+        return usable(self, learner_id, rk, inputs, touched, now_ms)
+
+    def counted_project(self, learner_id, state, trigger, now_ms, fx, paths, rank=True, *more):  # type: ignore[no-untyped-def]  # noqa: E501
+        if rank:
+            why["rerank"] += 1
+        return project(self, learner_id, state, trigger, now_ms, fx, paths, rank, *more)
+
+    listcache.ListCache.usable = counted_usable  # type: ignore[method-assign]
+    LearnBatch._project = counted_project  # type: ignore[method-assign]
+
+    def report() -> None:
+        while True:
+            time.sleep(5)
+            print(f"why-rank {dict(why)}", file=sys.stderr, flush=True)
+
+    threading.Thread(target=report, daemon=True).start()
