@@ -134,7 +134,7 @@ async def run(stop: asyncio.Event) -> None:
             if w.batch.pending:
                 # As the worker: deferred rankings when idle, or once rank_within_s old.
                 cut = int(w.batch.clock() * 1000) - int(s.rank_within_s * 1000)
-                await learn.process_deferred(w, learn.ALL, cut if batch else learn.ALL)
+                await learn.process_deferred(w, learn.RANK_CHUNK, cut if batch else 1 << 62)
             if producer is not None:
                 producer.poll(0)
             if batch and time.monotonic() - last_commit >= 1.0:

@@ -268,16 +268,16 @@ class LearnBatch:
         return fx
 
     def rank_pending(
-        self, now_ms: int, limit: int, deferred_before_ms: int, owned: set[int] | None
+        self, now_ms: int, limit: int, overdue_before_ms: int, owned: set[int] | None
     ) -> Effects:
-        """Rank up to ``limit`` of the deferred lists, oldest first, of those deferred
-        before ``deferred_before_ms``; lists of partitions not in ``owned`` (when
+        """Rank the oldest ``limit`` deferred lists, and beyond them every one deferred
+        before ``overdue_before_ms``. Lists of partitions not in ``owned`` (when
         given) are dropped, not ranked: their learners now belong to another worker.
         The effects are written like a batch's; ``changed`` counts the lists ranked."""
         fx = Effects()
         todo: list[tuple[str, int, str | None]] = []
         for learner_id, (since, partition, trigger) in self.pending.items():
-            if len(todo) >= limit or since >= deferred_before_ms:
+            if len(todo) >= limit and since >= overdue_before_ms:
                 break
             todo.append((learner_id, partition, trigger))
         for learner_id, partition, trigger in todo:
@@ -376,13 +376,22 @@ class LearnBatch:
             tz,
             cluster,
         )
+        moved = touched or set()
         cached = (
             None
             if rank and not defer
-            else self.lists.usable(learner_id, state.get("rk"), inputs, touched or set(), now_ms)
+            else self.lists.usable(learner_id, state.get("rk"), inputs, moved, now_ms)
         )
+        if cached is None and defer:
+            # Not good enough to stand (shared inputs moved, too old, progress off
+            # the list), but the learner's own last list can show their progress
+            # until the deferred ranking replaces it.
+            cached = self.lists.interim(learner_id, state.get("rk"))
+            rank = True
+            if cached is not None:
+                moved = moved & cached.cont.keys()
         if cached is not None:
-            items = listcache.patch(cached, state["prog"], touched or set(), now_ms, tz)
+            items = listcache.patch(cached, state["prog"], moved, now_ms, tz)
             LISTS_PATCHED.inc()
             done = state["done"]
             if done:

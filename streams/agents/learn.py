@@ -23,10 +23,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 QUALITY_EVERY_S = 5.0  # the rolling AUC sorts its window: not on every batch
-# Deferred rankings done per idle turn (decision 0022): a record that arrives
-# meanwhile waits for at most this many (~0.2-0.3 ms each).
+# Deferred rankings done per idle turn and after each batch (decision 0022): a
+# record that arrives meanwhile waits for at most this many (~0.2-0.3 ms each).
 RANK_CHUNK = 8
-ALL = 1 << 62
 
 
 def to_msg(m: Any) -> Msg:
@@ -73,7 +72,7 @@ def register(w: Worker) -> None:
         try:
             async for batch in intake.batches(idle=lambda: bool(w.batch.pending)):
                 if not batch:  # nothing waiting: the oldest deferred rankings
-                    await rank_deferred(w, acker, RANK_CHUNK, ALL)
+                    await rank_deferred(w, acker, RANK_CHUNK, 0)
                     continue
                 t0 = time.perf_counter()
                 async with w.lock:
@@ -93,10 +92,10 @@ def register(w: Worker) -> None:
                     if logloss is not None:
                         MODEL_LOGLOSS.labels("skill").set(logloss)
                 if w.batch.pending:
-                    # Rankings deferred for longer than rank_within_s go now, even
-                    # with records waiting: a steady load never leaves the loop idle.
+                    # A few after every batch, and all that waited rank_within_s, even
+                    # with records waiting: a steady load may never leave the loop idle.
                     now_ms = int(w.batch.clock() * 1000)
-                    await rank_deferred(w, acker, ALL, now_ms - within_ms)
+                    await rank_deferred(w, acker, RANK_CHUNK, now_ms - within_ms)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -124,12 +123,13 @@ def owned_partitions(w: Worker) -> set[int]:
     return {tp.partition for tp in w.app.consumer.assignment() if tp.topic == topic}
 
 
-async def rank_deferred(w: Worker, acker: FlushThenAck, limit: int, before_ms: int) -> None:
-    """Rank up to ``limit`` deferred lists (those deferred before ``before_ms``) and
-    write them like a batch's effects: Redis now, audit records and states behind."""
+async def rank_deferred(w: Worker, acker: FlushThenAck, limit: int, overdue_before_ms: int) -> None:
+    """Rank the oldest ``limit`` deferred lists and any deferred before
+    ``overdue_before_ms``, and write them like a batch's effects: Redis now, audit
+    records and states behind."""
     async with w.lock:
         now_ms = int(w.batch.clock() * 1000)
-        fx = w.batch.rank_pending(now_ms, limit, before_ms, owned_partitions(w))
+        fx = w.batch.rank_pending(now_ms, limit, overdue_before_ms, owned_partitions(w))
         if fx.states:
             w.store.keep(fx.states)
             await write_redis(w, fx)
@@ -150,9 +150,9 @@ async def make_durable(w: Worker, fx: Effects, batch: list[Any], acker: FlushThe
     acker.add(batch)
 
 
-async def process_deferred(w: Worker, limit: int, before_ms: int) -> None:
+async def process_deferred(w: Worker, limit: int, overdue_before_ms: int) -> None:
     """The plain benchmark loop's :func:`rank_deferred`."""
-    fx = w.batch.rank_pending(int(w.batch.clock() * 1000), limit, before_ms, None)
+    fx = w.batch.rank_pending(int(w.batch.clock() * 1000), limit, overdue_before_ms, None)
     if fx.states:
         await asyncio.gather(w.redis_sink.write(fx), w.record_sink.write(fx))
         w.batch.save_states(fx)

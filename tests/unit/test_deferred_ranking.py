@@ -83,9 +83,9 @@ def test_later_events_share_one_deferred_ranking(h: Harness) -> None:
     assert h.batch.pending[LEARNER][0] == since, "still the first deferral's time"
     assert "40% through" in str(last), "a patch in the meantime is written at once"
 
-    # Only rankings deferred before the cut-off are taken.
-    assert h.batch.rank_pending(h.now, 8, since, None).changed == 0
-    fx = h.batch.rank_pending(h.now, 8, since + 1, None)
+    # Beyond the oldest `limit`, only rankings deferred before the cut-off are taken.
+    assert h.batch.rank_pending(h.now, 0, since, None).changed == 0
+    fx = h.batch.rank_pending(h.now, 0, since + 1, None)
     assert fx.changed == 1 and audits(fx) == 1
     assert reco(fx)["trigger_event_id"] == last["trigger_event_id"]
 
@@ -109,6 +109,18 @@ def test_a_completed_item_leaves_the_patched_list_at_once(h: Harness) -> None:
     assert audits(done) == 0 and LEARNER in h.batch.pending
     assert "c-03" not in ids(reco(done))
     assert "c-03" not in ids(reco(rank_all(h)))
+
+
+def test_a_list_whose_shared_inputs_moved_stands_in_until_its_ranking(h: Harness) -> None:
+    h.act("started", "c-03", progress=0.1)
+    rank_all(h)
+    # A teammate's completion moves what the ranking reads (team popularity).
+    h.batch.recommender.popularity.add_team_completion("t1", "c-07", "bob", h.now)
+    moved = h.act("progressed", "c-03", progress=0.2)
+    assert audits(moved) == 0 and LEARNER in h.batch.pending
+    assert "20% through" in str(reco(moved)), "the learner's own list, their progress current"
+    assert audits(rank_all(h)) == 1
+    assert audits(h.act("progressed", "c-03", progress=0.3)) == 0 and not h.batch.pending
 
 
 def test_a_ranking_for_a_partition_no_longer_owned_is_dropped(h: Harness) -> None:
