@@ -126,9 +126,6 @@ class Phase:
     machine_cpu: float  # every process on the machine, share of all CPUs
     broker_cpu: float  # Tansu, CPU seconds per second
     ranked: float = float("nan")  # share of the lists written that were ranked again
-    deferred: float = float("nan")  # rankings deferred behind events, per list written
-    delay_p50: float = float("nan")  # deferral -> ranked list (ms, bucket bounds)
-    delay_p99: float = float("nan")
     floor_p50: float = float("nan")  # the broker hop alone (no worker), same rate
     floor_p99: float = float("nan")
     floor_broker_cpu: float = float("nan")
@@ -206,8 +203,6 @@ def run_generator(
 
 E2E_BUCKET = "learnpulse_e2e_append_to_redis_seconds_bucket"
 LISTS = "learnpulse_recommendation_lists_total"
-RANK_DELAY_BUCKET = "learnpulse_rank_delay_seconds_bucket"
-RANKS_DEFERRED = "learnpulse_ranks_deferred_total"
 
 
 def by_label(port: int, name: str, label: str) -> dict[str, float]:
@@ -222,10 +217,9 @@ def by_label(port: int, name: str, label: str) -> dict[str, float]:
     return out
 
 
-def worker_buckets(port: int, name: str = "") -> dict[float, float]:
-    """The worker's own append -> Redis histogram (or another, by its bucket series
-    name): cumulative count per upper bound (s)."""
-    return {float(le): n for le, n in by_label(port, name or E2E_BUCKET, "le").items()}
+def worker_buckets(port: int) -> dict[float, float]:
+    """The worker's own append -> Redis histogram: cumulative count per upper bound (s)."""
+    return {float(le): n for le, n in by_label(port, E2E_BUCKET, "le").items()}
 
 
 def lists_written(port: int) -> dict[str, float]:
@@ -356,8 +350,6 @@ def measure_phase(r: Running, o: Options, fraction: float, rate: float, tmp: Pat
     broker0 = cpu_of(r.stack.tansu)
     hist0 = worker_buckets(r.port)
     lists0 = lists_written(r.port)
-    delay0 = worker_buckets(r.port, RANK_DELAY_BUCKET)
-    deferred0 = harness.scrape(r.port, RANKS_DEFERRED) or 0.0
     psutil.cpu_percent()  # starts the machine-wide measurement
     if o.profile is not None:
         from loadtests.throughput import start_spy
@@ -378,8 +370,6 @@ def measure_phase(r: Running, o: Options, fraction: float, rate: float, tmp: Pat
     time.sleep(0.5)  # the last publishes arrive
     hist1 = worker_buckets(r.port)
     lists1 = lists_written(r.port)
-    delay1 = worker_buckets(r.port, RANK_DELAY_BUCKET)
-    deferred = (harness.scrape(r.port, RANKS_DEFERRED) or 0.0) - deferred0
     ranked = lists1.get("ranked", 0.0) - lists0.get("ranked", 0.0)
     patched = lists1.get("patched", 0.0) - lists0.get("patched", 0.0)
     got = r.feed.take()
@@ -406,17 +396,13 @@ def measure_phase(r: Running, o: Options, fraction: float, rate: float, tmp: Pat
         machine,
         broker,
         ranked / (ranked + patched) if ranked + patched else float("nan"),
-        deferred / (ranked + patched) if ranked + patched else float("nan"),
-        bucket_quantile(delay0, delay1, 0.5),
-        bucket_quantile(delay0, delay1, 0.99),
     )
     console.print(
         f"  {fraction:.0%} of max ({rate:,.0f}/s): p50 {p.p50:.1f} ms, "
         f"p95 {p.p95:.1f}, p99 {p.p99:.1f} ({p.measured:,} events; from the acknowledgement "
         f"p50 {p.ack_p50:.1f}, p99 {p.ack_p99:.1f}); worker main thread busy "
         f"{p.main_thread:.0%}, broker {p.broker_cpu:.0%} of a core, machine {p.machine_cpu:.0%}; "
-        f"{p.ranked:.0%} of the lists written were ranked again, {p.deferred:.0%} deferred "
-        f"(waited p50 <= {p.delay_p50:.1f} ms, p99 <= {p.delay_p99:.1f})"
+        f"{p.ranked:.0%} of the lists written were ranked again"
     )
     return p
 
@@ -626,7 +612,6 @@ def main(
         "worker CPU",
         "main thread",
         "lists ranked",
-        "deferred (wait p50/p99 ≤ ms)",
         "broker CPU (alone)",
         "machine",
     ):
@@ -648,7 +633,6 @@ def main(
             f"{p.worker_cpu:.0%}",
             f"{p.main_thread:.0%}",
             f"{p.ranked:.0%}",
-            f"{p.deferred:.0%} ({p.delay_p50:.1f} / {p.delay_p99:.1f})",
             f"{p.broker_cpu:.0%} ({p.floor_broker_cpu:.0%})",
             f"{p.machine_cpu:.0%}",
         )

@@ -264,14 +264,11 @@ def settle_ms() -> None:
 
     quiet_s = float(os.environ.get("LP_SETTLE_MS", "3")) / 1000
 
-    async def batches(self: Any, idle: Any = None) -> AsyncIterator[list[Any]]:
+    async def batches(self: Any) -> AsyncIterator[list[Any]]:
         queue = self.channel.queue
         loop = asyncio.get_running_loop()
         max_batch = self.max_batch
         while True:
-            if idle is not None and queue.empty() and idle():
-                yield []
-                continue
             batch = [await queue.get()]
             now = loop.time()
             deadline = now + self.linger_s

@@ -131,10 +131,6 @@ async def run(stop: asyncio.Event) -> None:
                 await learn.process(w, batch)
                 BATCH_SIZE.labels("learn").observe(len(batch))
                 LEARNERS_IN_STATE.set(len(w.batch.store.data))  # type: ignore[attr-defined]
-            if w.batch.pending:
-                # As the worker: deferred rankings when idle, or once rank_within_s old.
-                cut = int(w.batch.clock() * 1000) - int(s.rank_within_s * 1000)
-                await learn.process_deferred(w, learn.RANK_CHUNK, cut if batch else 1 << 62)
             if producer is not None:
                 producer.poll(0)
             if batch and time.monotonic() - last_commit >= 1.0:

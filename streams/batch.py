@@ -25,8 +25,6 @@ from streams.metrics import (
     EVENTS_PROCESSED,
     LISTS_PATCHED,
     LISTS_RANKED,
-    RANK_DELAY,
-    RANKS_DEFERRED,
     STATE_BYTES,
     observe_many,
 )
@@ -124,7 +122,6 @@ class LearnBatch:
         centroids: clustering.CentroidCache | None = None,
         k_min: int = 5,
         lists: listcache.ListCache | None = None,
-        defer_ranks: bool = False,
     ) -> None:
         self.topics = topics
         # Topics' names are properties that format a string: read once, not per record.
@@ -142,11 +139,6 @@ class LearnBatch:
         self.k_min = k_min
         self.interest = clustering.InterestTracker(self.centroids, k_min=k_min)
         self.lists = lists if lists is not None else listcache.ListCache()
-        # Rankings deferred behind the events (docs/decisions/0022): learner ->
-        # (first deferral ms, partition, latest trigger event id). Insertion order
-        # is deferral order, so iteration is oldest first.
-        self.defer_ranks = defer_ranks
-        self.pending: dict[str, tuple[int, int, str | None]] = {}
         # Activity written with the current schema is read by streams/avro_read.py
         # (~5x faster than fastavro); anything else, or if that reader does not
         # know the current schema, by fastavro.
@@ -172,7 +164,6 @@ class LearnBatch:
         partitions: dict[str, int] = {}
         changed: dict[str, str | None] = {}  # learner -> trigger event id
         rerank: set[str] = set()  # learners with an event that changes what a ranking reads
-        profiled: set[str] = set()  # a new role, team or opt-out: ranked now, never deferred
         touched: dict[str, set[str]] = {}  # learner -> open items whose progress moved
         counts: dict[str, int] = {"applied": 0, "replay": 0, "duplicate": 0}
         profiles_topic = self.profiles_topic
@@ -198,7 +189,6 @@ class LearnBatch:
                     self.interest.profile_changed(learner_id, state, before)
                     changed.setdefault(learner_id, None)
                     rerank.add(learner_id)
-                    profiled.add(learner_id)
                 continue
             outcome = learner.guard(state, rec["event_id"], m.partition, m.offset)
             counts[outcome] += 1
@@ -244,16 +234,7 @@ class LearnBatch:
                 fx.due.append((partitions[learner_id], learner_id, due))
             rank = learner_id in rerank
             self._project(
-                learner_id,
-                state,
-                trigger,
-                now_ms,
-                fx,
-                paths,
-                rank,
-                touched.get(learner_id),
-                partitions[learner_id],
-                self.defer_ranks and learner_id not in profiled,
+                learner_id, state, trigger, now_ms, fx, paths, rank, touched.get(learner_id)
             )
         sizes: list[float] = []
         for learner_id, state in states.items():
@@ -265,38 +246,6 @@ class LearnBatch:
         if update is not None:
             fx.records.append((self.topics.interest_updates, "interest", update))
         fx.changed = len(changed)
-        return fx
-
-    def rank_pending(
-        self, now_ms: int, limit: int, overdue_before_ms: int, owned: set[int] | None
-    ) -> Effects:
-        """Rank the oldest ``limit`` deferred lists, and beyond them every one deferred
-        before ``overdue_before_ms``. Lists of partitions not in ``owned`` (when
-        given) are dropped, not ranked: their learners now belong to another worker.
-        The effects are written like a batch's; ``changed`` counts the lists ranked."""
-        fx = Effects()
-        todo: list[tuple[str, int, str | None]] = []
-        for learner_id, (since, partition, trigger) in self.pending.items():
-            if len(todo) >= limit and since >= overdue_before_ms:
-                break
-            todo.append((learner_id, partition, trigger))
-        for learner_id, partition, trigger in todo:
-            since = self.pending.pop(learner_id)[0]
-            if owned is not None and partition not in owned:
-                continue
-            raw = self.store.get(learner_id)
-            if raw is None:
-                continue
-            state = unpack(raw)
-            profile = state.get("profile") or {}
-            paths = self.ref.paths_for(learner_id, profile.get("team_id", ""))
-            self._project(learner_id, state, trigger, now_ms, fx, paths, True, None, partition)
-            RANK_DELAY.observe(max(0, now_ms - since) / 1000)
-            fx.states[learner_id] = (pack(state), partition)
-            fx.changed += 1
-        update = self.interest.drain()
-        if update is not None:
-            fx.records.append((self.topics.interest_updates, "interest", update))
         return fx
 
     def save_states(self, fx: Effects) -> None:
@@ -352,16 +301,9 @@ class LearnBatch:
         paths: list[dict[str, Any]],
         rank: bool = True,
         touched: set[str] | None = None,
-        partition: int = 0,
-        defer: bool = False,
     ) -> None:
         """Render the learner's Redis values, and rank again (with an audit record)
-        unless only the progress of items on their cached list moved.
-
-        With ``defer``, a ranking that a usable cached list can stand in for is
-        deferred to :meth:`rank_pending`: the cached list is patched and written
-        now, so the event is visible at once, and the ranking follows when the
-        worker has no events waiting (decision 0022)."""
+        unless only the progress of items on their cached list moved."""
         profile = state.get("profile") or {}
         team = profile.get("team_id", "")
         social = self.interest.finish(learner_id, state, self.ref.catalog, paths)
@@ -376,38 +318,15 @@ class LearnBatch:
             tz,
             cluster,
         )
-        moved = touched or set()
         cached = (
             None
-            if rank and not defer
-            else self.lists.usable(learner_id, state.get("rk"), inputs, moved, now_ms)
+            if rank
+            else self.lists.usable(learner_id, state.get("rk"), inputs, touched or set(), now_ms)
         )
-        if cached is None and defer:
-            # Not good enough to stand (shared inputs moved, too old, progress off
-            # the list), but the learner's own last list can show their progress
-            # until the deferred ranking replaces it.
-            cached = self.lists.interim(learner_id, state.get("rk"))
-            rank = True
-            if cached is not None:
-                moved = moved & cached.cont.keys()
         if cached is not None:
-            items = listcache.patch(cached, state["prog"], moved, now_ms, tz)
+            items = listcache.patch(cached, state["prog"], touched or set(), now_ms, tz)
             LISTS_PATCHED.inc()
-            done = state["done"]
-            if done:
-                # A completion's ranking may be deferred: its item leaves the list now.
-                items = [it for it in items if it["content_id"] not in done]
-            waiting = self.pending.get(learner_id)
-            if waiting is not None:
-                # Still to be ranked; that ranking answers this event too.
-                self.pending[learner_id] = (waiting[0], partition, trigger)
-            elif rank:
-                self.pending[learner_id] = (now_ms, partition, trigger)
-                RANKS_DEFERRED.inc()
         else:
-            waiting = self.pending.pop(learner_id, None)
-            if waiting is not None:
-                RANK_DELAY.observe(max(0, now_ms - waiting[0]) / 1000)
             items = self.recommender.recommend(
                 state,
                 profile,

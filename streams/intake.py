@@ -82,7 +82,7 @@ class BulkIntake:
         self.max_batch = max_batch
         self.linger_s = linger_s
 
-    async def batches(self, idle: Callable[[], bool] | None = None) -> AsyncIterator[list[Any]]:
+    async def batches(self) -> AsyncIterator[list[Any]]:
         """Yield lists of faust ``Message`` objects; ack them with :meth:`ack`.
 
         Waits for the first message, then lets the consumer finish handing
@@ -90,17 +90,11 @@ class BulkIntake:
         loop turns): the batch is closed once the queue stops growing for
         ``SETTLE_TURNS`` turns, is full, or ``linger_s`` has passed. Light
         load gets small batches at once; a backlog gets full ones.
-
-        When no record is queued and ``idle()`` says the caller has work of its
-        own, an empty list is yielded instead of waiting: records always go first.
         """
         queue = self.channel.queue
         loop = asyncio.get_running_loop()
         max_batch = self.max_batch
         while True:
-            if idle is not None and queue.empty() and idle():
-                yield []
-                continue
             batch = [await queue.get()]
             deadline = loop.time() + self.linger_s
             size, still = queue.qsize(), 0

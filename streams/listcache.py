@@ -99,15 +99,6 @@ class ListCache:
         self._data.move_to_end(learner_id)
         return entry
 
-    def interim(self, learner_id: str, rk: int | None) -> CachedList | None:
-        """The learner's own last list, whatever changed since (inputs, age, items off
-        it): what they see for the moments until a deferred ranking replaces it
-        (decision 0022). None if there is none, or another worker ranked since."""
-        entry = self._data.get(learner_id)
-        if entry is None or rk is None or entry.rk != rk:
-            return None
-        return entry
-
     def drop(self, learner_id: str) -> None:
         self._data.pop(learner_id, None)
 

@@ -59,16 +59,6 @@ LISTS_RENDERED = Counter(
 # the learn loop counts one list per changed learner.
 LISTS_RANKED = LISTS_RENDERED.labels("ranked")
 LISTS_PATCHED = LISTS_RENDERED.labels("patched")
-RANKS_DEFERRED = Counter(
-    "learnpulse_ranks_deferred_total",
-    "Rankings deferred behind waiting events: the cached list was patched and written "
-    "first (decision 0022)",
-)
-RANK_DELAY = Histogram(
-    "learnpulse_rank_delay_seconds",
-    "From a ranking's deferral to the ranked list (later events of the learner share it)",
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
-)
 NUDGES = Counter(
     "learnpulse_nudges_total", "Nudge decisions by outcome and reason", ["outcome", "reason"]
 )

@@ -54,12 +54,6 @@ class StreamsSettings(BaseSettings):
         description="a learner's cached list is patched for progress events until it is "
         "this old; then their next event ranks it again (streams/listcache.py)",
     )
-    rank_within_s: float = Field(
-        0.5,
-        description="rankings may wait behind events this long: the cached list is patched "
-        "and written first, the ranking follows when no events wait (0 = rank at once; "
-        "decision 0022)",
-    )
     reco_cache_learners: int = Field(
         50_000, description="learners whose last list is cached in memory (0 = always rank)"
     )

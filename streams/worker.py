@@ -83,7 +83,6 @@ def build(s: StreamsSettings) -> Worker:
             centroids=centroids,
             k_min=s.peer_min_count,
             lists=ListCache(s.reco_cache_learners, int(s.reco_max_age_s * 1000)),
-            defer_ranks=s.rank_within_s > 0,
         ),
         redis_sink=RedisSink(client, s.redis_ttl_s, s.nudge_stream_maxlen),
         record_sink=RecordSink(s.kafka_bootstrap, topics.deadletter),

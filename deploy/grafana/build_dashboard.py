@@ -231,12 +231,10 @@ def panels() -> list[dict[str, Any]]:
                 "sum by (how) (rate(learnpulse_recommendation_lists_total[5m]))",
                 "{{how}}",
             ),
-            q("sum(rate(learnpulse_ranks_deferred_total[5m]))", "deferred"),
         ],
         unit="ops",
         description="Lists written; ranked = a full ranking, patched = progress re-rendered "
-        "on the cached list (decision 0015); deferred = rankings that waited behind "
-        "events, the patched list written first (decision 0022)",
+        "on the cached list (decision 0015)",
     )
 
     g.row("Latency")
@@ -246,14 +244,6 @@ def panels() -> list[dict[str, Any]]:
         unit="s",
         line=1.0,
         description="The SLO histogram: from the event's Kafka append to its effects in Redis",
-    )
-    g.series(
-        "Deferred rankings: wait",
-        quantiles("learnpulse_rank_delay_seconds"),
-        unit="s",
-        line=0.5,
-        description="From a ranking's deferral (its event already visible, on the patched "
-        "list) to the ranked list; bounded by LEARNPULSE_STREAMS_RANK_WITHIN_S under load",
     )
     g.series(
         "End to end: event time → Redis",

@@ -23,9 +23,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 QUALITY_EVERY_S = 5.0  # the rolling AUC sorts its window: not on every batch
-# Deferred rankings done per idle turn and after each batch (decision 0022): a
-# record that arrives meanwhile waits for at most this many (~0.2-0.3 ms each).
-RANK_CHUNK = 8
 
 
 def to_msg(m: Any) -> Msg:
@@ -68,12 +65,8 @@ def register(w: Worker) -> None:
         # Not an agent: see streams/intake.py (faust's per-message stream path
         # was most of its cost). A bug here must not leave a live process that
         # consumes nothing, so any error stops the worker for its supervisor.
-        within_ms = int(s.rank_within_s * 1000)
         try:
-            async for batch in intake.batches(idle=lambda: bool(w.batch.pending)):
-                if not batch:  # nothing waiting: the oldest deferred rankings
-                    await rank_deferred(w, acker, RANK_CHUNK, 0)
-                    continue
+            async for batch in intake.batches():
                 t0 = time.perf_counter()
                 async with w.lock:
                     fx = compute(w, [to_msg(m) for m in batch])
@@ -91,11 +84,6 @@ def register(w: Worker) -> None:
                         MODEL_AUC.labels("skill").set(roc)
                     if logloss is not None:
                         MODEL_LOGLOSS.labels("skill").set(logloss)
-                if w.batch.pending:
-                    # A few after every batch, and all that waited rank_within_s, even
-                    # with records waiting: a steady load may never leave the loop idle.
-                    now_ms = int(w.batch.clock() * 1000)
-                    await rank_deferred(w, acker, RANK_CHUNK, now_ms - within_ms)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -118,26 +106,6 @@ async def write_redis(w: Worker, fx: Effects) -> None:
         stop_worker("effects of a batch could not be written")
 
 
-def owned_partitions(w: Worker) -> set[int]:
-    topic = w.settings.topics.activity
-    return {tp.partition for tp in w.app.consumer.assignment() if tp.topic == topic}
-
-
-async def rank_deferred(w: Worker, acker: FlushThenAck, limit: int, overdue_before_ms: int) -> None:
-    """Rank the oldest ``limit`` deferred lists and any deferred before
-    ``overdue_before_ms``, and write them like a batch's effects: Redis now, audit
-    records and states behind."""
-    async with w.lock:
-        now_ms = int(w.batch.clock() * 1000)
-        fx = w.batch.rank_pending(now_ms, limit, overdue_before_ms, owned_partitions(w))
-        if fx.states:
-            w.store.keep(fx.states)
-            await write_redis(w, fx)
-            await w.writes.start(make_durable(w, fx, [], acker))
-    if not fx.states:
-        await asyncio.sleep(0)  # dropped ones only: let the consumer deliver
-
-
 async def make_durable(w: Worker, fx: Effects, batch: list[Any], acker: FlushThenAck) -> None:
     """Audit records and dead letters acknowledged, then the states logged and the
     offsets handed to the acker (docs/decisions/0002: a recovered state never runs
@@ -148,14 +116,6 @@ async def make_durable(w: Worker, fx: Effects, batch: list[Any], acker: FlushThe
         stop_worker("effects of a batch could not be written")
     w.store.log(fx.states)
     acker.add(batch)
-
-
-async def process_deferred(w: Worker, limit: int, overdue_before_ms: int) -> None:
-    """The plain benchmark loop's :func:`rank_deferred`."""
-    fx = w.batch.rank_pending(int(w.batch.clock() * 1000), limit, overdue_before_ms, None)
-    if fx.states:
-        await asyncio.gather(w.redis_sink.write(fx), w.record_sink.write(fx))
-        w.batch.save_states(fx)
 
 
 async def process(w: Worker, msgs: list[Msg]) -> None:
