@@ -255,8 +255,34 @@ def machine_line() -> str:
     m = machine()
     return (
         f"machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}, "
-        f"load {m['load']}, commit {m['commit']}"
+        f"load {m['load']}, reference loop {m['speed']}, commit {m['commit']}"
     )
+
+
+def _reference_work() -> float:
+    # Dict reads and writes and float arithmetic, like the models' inner loops.
+    d: dict[int, float] = {}
+    acc = 0.0
+    for i in range(200_000):
+        k = i & 1023
+        v = d.get(k, 0.0) * 0.5 + i
+        d[k] = v
+        acc += v**0.5
+    return acc
+
+
+def reference_speed(runs: int = 5) -> float:
+    """CPU ms of a fixed pure-Python loop, best of ``runs``: the same code on the
+    same nominal machine took 1.6x longer on some days than on others (RESULTS.md,
+    eighth round), so figures from different days are compared through this."""
+    import time
+
+    best = float("inf")
+    for _ in range(runs):
+        t0 = time.process_time()
+        _reference_work()
+        best = min(best, time.process_time() - t0)
+    return best * 1000
 
 
 def machine() -> dict[str, str]:
@@ -306,4 +332,5 @@ def machine() -> dict[str, str]:
         "cpu": model,
         "python": platform.python_version(),
         "load": " ".join(f"{x:.1f}" for x in os.getloadavg()),
+        "speed": f"{reference_speed():.0f} ms",
     }

@@ -235,7 +235,7 @@ def main(
     m = machine()
     console.print(
         f"machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}, "
-        f"load {m['load']}, commit {m['commit']}"
+        f"load {m['load']}, reference loop {m['speed']}, commit {m['commit']}"
     )
     topics = Topics(prefix="mem.")
     gc.collect()

@@ -80,10 +80,9 @@ def main(
     """Measure and print; see the module docstring."""
     from learnpulse.stack.procs import free_port
     from learnpulse.stack.services import RedisUsers, redis_url, start_redis
-    from loadtests.harness import machine
+    from loadtests.harness import machine_line
 
-    m = machine()
-    console.print(f"machine: {m['nproc']} CPUs, {m['cpu']}, load {m['load']}, commit {m['commit']}")
+    console.print(machine_line())
     users = RedisUsers.generate()
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()

@@ -320,7 +320,7 @@ def main(
     m = harness.machine()
     console.print(
         f"machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}, "
-        f"load {m['load']}, commit {m['commit']}"
+        f"load {m['load']}, reference loop {m['speed']}, commit {m['commit']}"
     )
     t0 = time.perf_counter()
     w, records = pre_encode(learners, events, seed)
