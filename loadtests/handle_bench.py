@@ -102,18 +102,14 @@ def main(
     if child_run:
         print(json.dumps(child(events, learners, batch)))
         return
-    from loadtests.harness import machine
+    from loadtests.harness import machine_line
     from loadtests.patches import PATCHES
 
     if batch <= 0:
         from streams.settings import StreamsSettings
 
         batch = int(StreamsSettings.model_fields["batch_size"].default)
-    m = machine()
-    console.print(
-        f"machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}, "
-        f"load {m['load']}, reference loop {m['speed']}, commit {m['commit']}"
-    )
+    console.print(machine_line())
 
     specs = {"base": ""}
     for spec in variant or [

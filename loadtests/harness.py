@@ -250,9 +250,9 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
-def machine_line() -> str:
+def machine_line(m: dict[str, str] | None = None) -> str:
     """The line every benchmark prints first: what it ran on, and at which commit."""
-    m = machine()
+    m = m or machine()
     return (
         f"machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}, "
         f"load {m['load']}, reference loop {m['speed']}, commit {m['commit']}"
@@ -273,8 +273,9 @@ def _reference_work() -> float:
 
 def reference_speed(runs: int = 5) -> float:
     """CPU ms of a fixed pure-Python loop, best of ``runs``: the same code on the
-    same nominal machine took 1.6x longer on some days than on others (RESULTS.md,
-    eighth round), so figures from different days are compared through this."""
+    same nominal machine took up to 1.8x longer on some days than on others
+    (RESULTS.md, eighth round), so figures from different days are compared
+    through this."""
     import time
 
     best = float("inf")

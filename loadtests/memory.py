@@ -230,13 +230,9 @@ def main(
     for name in patch or ():
         PATCHES[name]()
     me = psutil.Process()
-    from loadtests.harness import machine
+    from loadtests.harness import machine_line
 
-    m = machine()
-    console.print(
-        f"machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}, "
-        f"load {m['load']}, reference loop {m['speed']}, commit {m['commit']}"
-    )
+    console.print(machine_line())
     topics = Topics(prefix="mem.")
     gc.collect()
     rss0 = me.memory_info().rss

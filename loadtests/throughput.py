@@ -318,10 +318,7 @@ def main(
     """Measure and print; see the module docstring."""
     variants = [Variant.parse(s) for s in (variant or ["noop", "real", "plain"])]
     m = harness.machine()
-    console.print(
-        f"machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}, "
-        f"load {m['load']}, reference loop {m['speed']}, commit {m['commit']}"
-    )
+    console.print(harness.machine_line(m))
     t0 = time.perf_counter()
     w, records = pre_encode(learners, events, seed)
     console.print(
