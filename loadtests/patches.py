@@ -559,6 +559,9 @@ def why_rank() -> None:
     counting why lists were ranked rather than patched: a ranking input changed
     (``rerank``), or the cached list could not serve (no entry, another ``rk``,
     a changed input by position, too old, progress on an item off the list)."""
+    if os.environ.get("LEARNPULSE_NATIVE") != "0":
+        # Compiled classes refuse new methods with a bare TypeError; say why instead.
+        raise RuntimeError("why-rank wraps the models: put pure-python before it")
     import threading
     import time
     from collections import Counter
