@@ -42,7 +42,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import statistics
+import subprocess
 import tempfile
 import threading
 import time
@@ -264,6 +266,8 @@ class Options:
     extra: dict[str, str]
     pin: bool = False
     profile: Path | None = None
+    worker: str = "faust"
+    perf: Path | None = None
 
 
 WORKER_CPU, OTHERS_CPU = 1, 0
@@ -304,6 +308,8 @@ def start_worker(stack: harness.BenchStack, o: Options) -> Running:
     if o.patch:
         env["LP_BENCH_PATCHES"] = ",".join(o.patch)
         module = "loadtests.real_worker"
+    if o.worker == "plain":
+        module = "loadtests.plain_worker"  # applies LP_BENCH_PATCHES itself
     worker = stack.spawn("worker", harness.python_module(module), env)
     assert worker.pid is not None
     if o.pin:
@@ -341,6 +347,37 @@ def measure_max(r: Running, o: Options, max_events: int) -> float:
     return (c - c0) / dt
 
 
+def start_perf(r: Running, out: Path, seconds: float) -> harness.Proc:
+    """Linux perf on the worker over the level: C frames included (compiled models,
+    CPython's dicts and allocator, librdkafka) at a few percent of overhead, where
+    py-spy --native pauses the worker per sample. DWARF call graphs: the interpreter
+    has no frame pointers."""
+    assert r.worker.pid is not None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cmd = ["perf", "record", "-F", "149", "--call-graph", "dwarf,32768", "-p"]
+    cmd += [str(r.worker.pid), "-o", str(out), "--", "sleep", str(max(1, round(seconds)))]
+    return r.stack.spawn(f"perf-{out.stem}", cmd, {})
+
+
+def perf_reports(stack: harness.BenchStack, proc: harness.Proc, data: Path) -> None:
+    """Self time by symbol and time including callees, as text beside the data."""
+    assert proc.popen is not None
+    proc.popen.wait(60)
+    stack.stop_proc(proc)
+    for kind, flags in (("self", ["--no-children"]), ("children", ["--children"])):
+        out = data.with_suffix(f".{kind}.txt")
+        with out.open("w") as f:
+            subprocess.run(
+                ["perf", "report", "-i", str(data), *flags, "--sort", "sym", "--stdio"]
+                + ["-g", "none"],
+                stdout=f,
+                stderr=subprocess.DEVNULL,
+                check=False,
+                timeout=600,
+            )
+        console.print(f"perf: {out}")
+
+
 def measure_phase(r: Running, o: Options, fraction: float, rate: float, tmp: Path) -> Phase:
     assert r.worker.pid is not None
     r.feed.take()
@@ -356,6 +393,8 @@ def measure_phase(r: Running, o: Options, fraction: float, rate: float, tmp: Pat
 
         # py-spy's samples over the level (threads apart): where the live main thread goes
         start_spy(r.stack, r.worker.pid, o.profile / f"load-{fraction}.txt", o.seconds)
+    perf_data = o.perf / f"load-{fraction}.data" if o.perf else None
+    perf = start_perf(r, perf_data, o.seconds) if perf_data else None
     gen = run_generator(
         r.stack, r.topics, o.learners, rate, o.seconds, None, f"p{fraction}", sends, o.linger_ms
     )
@@ -404,6 +443,8 @@ def measure_phase(r: Running, o: Options, fraction: float, rate: float, tmp: Pat
         f"{p.main_thread:.0%}, broker {p.broker_cpu:.0%} of a core, machine {p.machine_cpu:.0%}; "
         f"{p.ranked:.0%} of the lists written were ranked again"
     )
+    if perf is not None and perf_data is not None:
+        perf_reports(r.stack, perf, perf_data)  # after the figures: reports take a while
     return p
 
 
@@ -535,6 +576,20 @@ def main(
         Path | None,
         typer.Option(help="py-spy the worker (threads apart) during each level; raw stacks here"),
     ] = None,
+    perf: Annotated[
+        Path | None,
+        typer.Option(
+            help="Linux perf on the worker during each level (C frames too); data and "
+            "text reports here"
+        ),
+    ] = None,
+    worker: Annotated[
+        str,
+        typer.Option(
+            help="faust: python -m streams; plain: loadtests.plain_worker, the same "
+            "processing behind a confluent-kafka consumer (the transport's share of latency)"
+        ),
+    ] = "faust",
 ) -> None:
     """Measure and print; see the module docstring."""
     from streams.settings import StreamsSettings
@@ -549,8 +604,21 @@ def main(
     fetch_wait_ms = int(
         extra.get("fetch_max_wait_ms", StreamsSettings.model_fields["fetch_max_wait_ms"].default)
     )
+    if worker not in ("faust", "plain"):
+        raise typer.BadParameter(f"--worker {worker!r}: expected faust or plain")
+    if perf is not None and shutil.which("perf") is None:
+        raise typer.BadParameter("--perf needs Linux perf (Debian: apt-get install linux-perf)")
     o = Options(
-        learners, partitions, seconds, producer_linger_ms, patch or [], extra, pin_worker, profile
+        learners,
+        partitions,
+        seconds,
+        producer_linger_ms,
+        patch or [],
+        extra,
+        pin_worker,
+        profile,
+        worker,
+        perf,
     )
     if pin_worker:
         if (os.cpu_count() or 1) < 2:
@@ -591,7 +659,7 @@ def main(
                 o, p.target_rate, fetch_wait_ms
             )
     t = Table(
-        title=f"End-to-end latency, Kafka append -> Redis pub/sub, one worker, "
+        title=f"End-to-end latency, Kafka append -> Redis pub/sub, one {worker} worker, "
         f"{learners:,} learners; max {max_rate:,.0f} events/s; "
         f"{'a fresh stack per level' if fresh_stack else 'one stack for all levels'}"
         f"{'; worker pinned to its own CPU' if pin_worker else ''}"

@@ -125,7 +125,11 @@ async def run(stop: asyncio.Event) -> None:
     last_commit = time.monotonic()
     try:
         while not stop.is_set():
-            msgs = consumer.consume(s.batch_size, 0.1)
+            # As the faust worker's intake: wait for the first record, then take what
+            # is already fetched. consume(n, timeout) would wait for n or the timeout,
+            # holding a light load's records back (latency bench, --worker plain).
+            first = consumer.poll(0.1)
+            msgs = [] if first is None else [first, *consumer.consume(s.batch_size - 1, 0)]
             batch = [to_msg(m) for m in msgs if not m.error()]
             if batch:
                 await learn.process(w, batch)
