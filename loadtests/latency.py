@@ -31,6 +31,11 @@ measured one after another on one broker would carry the earlier ones' logs.
    the same time on a fresh broker, read by a plain confluent-kafka consumer
    that does no work and fetches as the worker does: the broker hop alone.
 
+``--worker plain`` measures ``loadtests.plain_worker`` instead (the same
+processing behind a confluent-kafka consumer: the transport's share,
+decision 0023); ``--profile DIR`` (py-spy) and ``--perf DIR`` (Linux perf, C
+frames too) record the worker during each level.
+
 The generator paces on a schedule but stamps records when it actually sends,
 so if it falls behind latency is understated: its achieved rate is printed.
 Prints p50/p95/p99 per load, and how busy the worker's main thread (where
