@@ -10,8 +10,10 @@ then the states are saved), and the same interest-clustering thread runs
 beside it (``ClusterAgent``, as ``python -m streams`` starts it). Only the
 transport differs: a confluent-kafka
 consumer, learner states in a dict plus a changelog topic produced with
-librdkafka (``LP_PLAIN_CHANGELOG=0`` turns that off), offsets committed every
-second after the changelog is flushed. uvloop runs the event loop.
+librdkafka (``LP_PLAIN_CHANGELOG=0`` turns that off), offsets committed about
+every second once the changelog records produced before them are flushed (the
+flush runs in a thread, so batches go on meanwhile, as in the worker).
+uvloop runs the event loop.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import sys
 import time
 from typing import Any
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from streams.batch import Msg
 
@@ -123,6 +125,10 @@ async def run(stop: asyncio.Event) -> None:
     )
     consumer.subscribe([topics.activity, topics.profiles])
     last_commit = time.monotonic()
+    loop = asyncio.get_running_loop()
+    done: dict[tuple[str, int], int] = {}  # next offset to commit, per partition
+    flushing: asyncio.Future[int] | None = None
+    commit_after: list[TopicPartition] = []
     try:
         while not stop.is_set():
             # As the faust worker's intake: wait for the first record, then take what
@@ -135,12 +141,22 @@ async def run(stop: asyncio.Event) -> None:
                 await learn.process(w, batch)
                 BATCH_SIZE.labels("learn").observe(len(batch))
                 LEARNERS_IN_STATE.set(len(w.batch.store.data))  # type: ignore[attr-defined]
+                for m in batch:
+                    done[(m.topic, m.partition)] = m.offset + 1
             if producer is not None:
                 producer.poll(0)
-            if batch and time.monotonic() - last_commit >= 1.0:
-                if producer is not None:
-                    producer.flush(30)  # states before offsets, as faust's changelog
-                consumer.commit(asynchronous=True)
+            if flushing is not None and flushing.done():
+                if flushing.result():
+                    raise RuntimeError("the changelog flush timed out: offsets not committed")
+                consumer.commit(offsets=commit_after, asynchronous=True)
+                flushing = None
+            if flushing is None and done and time.monotonic() - last_commit >= 1.0:
+                # States before offsets, as faust's changelog. The flush runs off the
+                # loop, as the worker's FlushThenAck does, so batches go on meanwhile;
+                # the offsets are those processed before it started.
+                commit_after = [TopicPartition(t, p, o) for (t, p), o in done.items()]
+                flush = producer.flush if producer is not None else (lambda _t: 0)
+                flushing = loop.run_in_executor(None, flush, 30)
                 last_commit = time.monotonic()
             await asyncio.sleep(0)  # let signal handlers and the Redis client breathe
     finally:
