@@ -56,7 +56,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -595,6 +595,10 @@ def main(
             "processing behind a confluent-kafka consumer (the transport's share of latency)"
         ),
     ] = "faust",
+    json_out: Annotated[
+        Path | None,
+        typer.Option("--json", help="also write the levels' figures here (loadtests.latency_ab)"),
+    ] = None,
 ) -> None:
     """Measure and print; see the module docstring."""
     from streams.settings import StreamsSettings
@@ -710,6 +714,9 @@ def main(
             f"{p.machine_cpu:.0%}",
         )
     console.print(t)
+    if json_out is not None:
+        doc = {"max_rate": max_rate, "worker": worker, "levels": [asdict(p) for p in phases]}
+        json_out.write_bytes(orjson.dumps(doc))  # NaN (not measured) -> null
     if phases:
         mid = min(phases, key=lambda p: abs(p.fraction - 0.5))
         console.print(
