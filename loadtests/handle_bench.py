@@ -22,7 +22,6 @@ import statistics
 import subprocess
 import sys
 import time
-import zlib
 from typing import Annotated
 
 import typer
@@ -36,41 +35,9 @@ def child(events: int, learners: int, size: int) -> dict[str, float]:
     from loadtests.patches import apply_from_env
 
     apply_from_env()  # first: the pure-python patch must run before streams is imported
-    import schemas
-    from learnpulse.synth import Organisation
-    from learnpulse.topics import Topics
-    from loadtests.generate import Clock, Workload
-    from loadtests.memory import build_batch
-    from streams.batch import Msg
+    from loadtests.memory import encoded_workload
 
-    topics = Topics(prefix="hb.")
-    org = Organisation.generate(learners, seed=7)
-    batch = build_batch(org, topics)
-    offsets = [0] * topics.partitions
-
-    def msg(topic: str, learner: str, value: bytes, ts: int) -> Msg:
-        p = zlib.crc32(learner.encode()) % topics.partitions
-        offsets[p] += 1
-        return Msg(topic, p, offsets[p], learner.encode(), value, ts)
-
-    profiles = [
-        msg(
-            topics.profiles, p["learner_id"], schemas.encode(schemas.PROFILE, p), p["updated_at_ms"]
-        )
-        for p in org.profiles()
-    ]
-    stream = Workload(org, Clock.shift).events()
-    acts = []
-    for _ in range(events):
-        ev = next(stream)
-        acts.append(
-            msg(
-                topics.activity,
-                ev["learner_id"],
-                schemas.encode(schemas.ACTIVITY, ev),
-                ev["received_at_ms"],
-            )
-        )
+    batch, profiles, acts, _last_ms = encoded_workload(learners, events, "hb.")
     for i in range(0, len(profiles), size):
         batch.save_states(batch.handle(profiles[i : i + size]))
     from streams.gctune import tune

@@ -64,6 +64,40 @@ def build_batch(org: Organisation, topics: Topics) -> Any:
     return LearnBatch(topics, DictStore(), ref)
 
 
+def encoded_workload(
+    learners: int, events: int, prefix: str
+) -> tuple[Any, list[Any], list[Any], int]:
+    """A ``LearnBatch`` for a synthetic organisation, its profiles and ``events``
+    activity events as the worker receives them (Avro, keyed, partitioned), and
+    the last event's time. For benchmarks that call ``handle`` directly."""
+    from streams.batch import Msg
+
+    topics = Topics(prefix=prefix)
+    org = Organisation.generate(learners, seed=7)
+    batch = build_batch(org, topics)
+    offsets = [0] * topics.partitions
+
+    def msg(topic: str, learner: str, value: bytes, ts: int) -> Msg:
+        p = zlib.crc32(learner.encode()) % topics.partitions
+        offsets[p] += 1
+        return Msg(topic, p, offsets[p], learner.encode(), value, ts)
+
+    profiles = [
+        msg(
+            topics.profiles, p["learner_id"], schemas.encode(schemas.PROFILE, p), p["updated_at_ms"]
+        )
+        for p in org.profiles()
+    ]
+    stream = Workload(org, Clock.shift).events()
+    acts, last_ms = [], 0
+    for _ in range(events):
+        ev = next(stream)
+        last_ms = ev["received_at_ms"]
+        value = schemas.encode(schemas.ACTIVITY, ev)
+        acts.append(msg(topics.activity, ev["learner_id"], value, last_ms))
+    return batch, profiles, acts, last_ms
+
+
 def drive(
     batch: Any,
     topics: Topics,

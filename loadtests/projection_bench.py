@@ -20,7 +20,6 @@ what ``handle`` spends. No Kafka, no Redis; never asserts.
 from __future__ import annotations
 
 import time
-import zlib
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -33,38 +32,11 @@ console = Console(width=120)
 
 def build(learners: int, events: int, batch_size: int) -> tuple[Any, list[str], int, float]:
     """A ``LearnBatch`` after ``events`` events; the last active learners; the last event time."""
-    import schemas
-    from learnpulse.synth import Organisation
-    from learnpulse.topics import Topics
-    from loadtests.generate import Clock, Workload
-    from loadtests.memory import build_batch
-    from streams.batch import Msg
+    from loadtests.memory import encoded_workload
 
-    topics = Topics(prefix="pb.")
-    org = Organisation.generate(learners, seed=7)
-    batch = build_batch(org, topics)
-    offsets = [0] * topics.partitions
-
-    def msg(topic: str, learner: str, value: bytes, ts: int) -> Msg:
-        p = zlib.crc32(learner.encode()) % topics.partitions
-        offsets[p] += 1
-        return Msg(topic, p, offsets[p], learner.encode(), value, ts)
-
-    profiles = [
-        msg(
-            topics.profiles, p["learner_id"], schemas.encode(schemas.PROFILE, p), p["updated_at_ms"]
-        )
-        for p in org.profiles()
-    ]
+    batch, profiles, acts, last_ms = encoded_workload(learners, events, "pb.")
     for i in range(0, len(profiles), 500):
         batch.save_states(batch.handle(profiles[i : i + 500]))
-    stream = Workload(org, Clock.shift).events()
-    acts, last_ms = [], 0
-    for _ in range(events):
-        ev = next(stream)
-        last_ms = ev["received_at_ms"]
-        value = schemas.encode(schemas.ACTIVITY, ev)
-        acts.append(msg(topics.activity, ev["learner_id"], value, last_ms))
     t0 = time.process_time()
     for i in range(0, len(acts), batch_size):
         batch.save_states(batch.handle(acts[i : i + batch_size]))
