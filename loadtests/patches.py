@@ -605,3 +605,82 @@ def why_rank() -> None:
             print(f"why-rank {dict(why)}", file=sys.stderr, flush=True)
 
     threading.Thread(target=report, daemon=True).start()
+
+
+@patch
+def aiokafka_prefetch() -> None:
+    """Experiment: aiokafka goes on fetching while fetched records wait to be taken.
+
+    aiokafka (0.14) sends no fetch for a partition whose fetched records are not
+    yet taken (``Fetcher._get_actions_per_node``), and faust takes them only when
+    the worker's loop is free, so live there is one fetch per batch cycle. Here,
+    after each fetch response, the records move from the fetcher's ``_records``
+    to ready lists of its own (positions advance as if consumed), so the next
+    fetch goes out at once; ``fetched_records`` hands out the ready lists first.
+    Measures what the one-fetch-per-cycle pipeline costs. Not for production as
+    written: records of a partition revoked in a rebalance may still be handed
+    out, and the ready lists are unbounded (no backpressure). Result (RESULTS.md,
+    ninth round): far worse, since fetching every 10 ms costs aiokafka's thread more
+    of the worker's core than the wait it saves."""
+    import asyncio
+    import time
+    from typing import Any
+
+    from aiokafka.consumer import fetcher as aiofetcher
+
+    fetcher_cls: Any = aiofetcher.Fetcher
+    original_proc = fetcher_cls._proc_fetch_request
+    original_fetched = fetcher_cls.fetched_records
+
+    async def proc(self: Any, assignment: Any, node_id: Any, request: Any) -> Any:
+        result = await original_proc(self, assignment, node_id, request)
+        ready: dict[Any, list[Any]] = self.__dict__.setdefault("_lp_ready", {})
+        for tp in list(self._records):
+            res = self._records[tp]
+            if type(res) is aiofetcher.FetchResult:
+                msgs = res.getall()
+                if not res.has_more():
+                    del self._records[tp]
+                if msgs:
+                    ready.setdefault(tp, []).extend(msgs)
+        return result
+
+    def take(self: Any, partitions: Any, max_records: int | None) -> dict[Any, list[Any]]:
+        ready: dict[Any, list[Any]] = self.__dict__.get("_lp_ready") or {}
+        out: dict[Any, list[Any]] = {}
+        n = 0
+        for tp in list(ready):
+            if partitions and tp not in partitions:
+                continue
+            msgs = ready.pop(tp)
+            room = len(msgs) if max_records is None else max_records - n
+            out[tp] = msgs[:room]
+            n += len(out[tp])
+            if msgs[room:]:
+                ready[tp] = msgs[room:]
+            if max_records is not None and n >= max_records:
+                break
+        return out
+
+    async def fetched(
+        self: Any, partitions: Any, timeout: float = 0, max_records: int | None = None
+    ) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            out = take(self, partitions, max_records)
+            if out:
+                return out
+            out = await original_fetched(self, partitions, 0, max_records)  # errors, leftovers
+            if out:
+                return out
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._closed:
+                return {}
+            waiter = self._create_fetch_waiter()
+            done, _pending = await asyncio.wait([waiter], timeout=remaining)
+            if not done:
+                waiter.cancel()
+                return {}
+
+    fetcher_cls._proc_fetch_request = proc
+    fetcher_cls.fetched_records = fetched
