@@ -620,8 +620,8 @@ def aiokafka_prefetch() -> None:
     Measures what the one-fetch-per-cycle pipeline costs. Not for production as
     written: records of a partition revoked in a rebalance may still be handed
     out, and the ready lists are unbounded (no backpressure). Result (RESULTS.md,
-    ninth round): far worse, since fetching every 10 ms costs aiokafka's thread more
-    of the worker's core than the wait it saves."""
+    ninth round): far worse, continuous or paced (LP_PREFETCH_PAUSE_MS); the
+    newest record of a batch was no younger."""
     import asyncio
     import time
     from typing import Any
@@ -631,6 +631,10 @@ def aiokafka_prefetch() -> None:
     fetcher_cls: Any = aiofetcher.Fetcher
     original_proc = fetcher_cls._proc_fetch_request
     original_fetched = fetcher_cls.fetched_records
+
+    # LP_PREFETCH_PAUSE_MS: hold the node's next fetch this long after a response
+    # (the fetch stays in flight), so fetching is paced instead of continuous.
+    pause_s = float(os.environ.get("LP_PREFETCH_PAUSE_MS", "0")) / 1000
 
     async def proc(self: Any, assignment: Any, node_id: Any, request: Any) -> Any:
         result = await original_proc(self, assignment, node_id, request)
@@ -643,6 +647,10 @@ def aiokafka_prefetch() -> None:
                     del self._records[tp]
                 if msgs:
                     ready.setdefault(tp, []).extend(msgs)
+        if pause_s and result:
+            for waiter in list(self._fetch_waiters):  # hand the records over first
+                self._notify(waiter)
+            await asyncio.sleep(pause_s)
         return result
 
     def take(self: Any, partitions: Any, max_records: int | None) -> dict[Any, list[Any]]:
