@@ -1,9 +1,10 @@
-"""Two layouts of the ranker's per-example work, for ``loadtests.slots_probe`` (compiled there).
+"""The ranker's learning step over fixed slots, for ``loadtests.slots_probe`` (compiled there).
 
-``*_dict`` is what the worker does today (``ranker.features`` then the fused
-``SharedPrior.learn_all``): a feature dict keyed by strings, three weight dicts.
-``*_slots`` is the same arithmetic, in the same order, over fixed slots: feature
-names mapped once to indexes, weights in lists. Not used by the worker.
+The probe compares it with what the worker does today: a feature dict keyed by
+strings (``features_dict`` below, the shape of ``ranker.features``) and the
+worker's own ``SharedPrior.learn_all`` over three weight dicts.
+``learn_slots`` is the same arithmetic, in the same order, over fixed slots:
+feature names mapped to indexes once, weights in lists. Not used by the worker.
 """
 
 from __future__ import annotations
@@ -11,63 +12,26 @@ from __future__ import annotations
 import math
 
 
-def _sigmoid(z: float) -> float:
+def _sigmoid(z: float) -> float:  # ranker.sigmoid: a cross-module call would cost more
     if z >= 0:
         return 1.0 / (1.0 + math.exp(-z))
     e = math.exp(z)
     return e / (1.0 + e)
 
 
-def _round4(x: float) -> float:
+def _round4(x: float) -> float:  # fast_round(x, 4), inlined as learn_all inlines it
     t = x * 1e4
     r = round(t)
     return round(x, 4) if r - t == 0.5 or t - r == 0.5 else r / 1e4
 
 
 def features_dict(base: dict[str, float], extra: list[tuple[str, float]]) -> dict[str, float]:
-    """The item's static part copied, then the learner-dependent keys added one by one."""
+    """As ``ranker.features`` builds its dict: the item's static part copied, then
+    the learner-dependent keys added one by one."""
     x = base.copy()
     for k, v in extra:
         x[k] = v
     return x
-
-
-def learn_dict(
-    gw: dict[str, float],
-    sw: dict[str, float],
-    lw: dict[str, float],
-    x: dict[str, float],
-    y: float,
-    weight: float,
-    lr_g: float,
-    lr_s: float,
-    l2_s: float,
-    lr: float,
-    l2: float,
-) -> None:
-    dg = ds = dl = 0.0
-    rows = []
-    for k, v in x.items():
-        a = gw.get(k, 0.0)
-        b = sw.get(k, 0.0)
-        c = lw.get(k, 0.0)
-        dg += a * v
-        ds += b * v
-        dl += c * v
-        rows.append((k, v, a, b, c))
-    z_g = 0.0 + dg
-    z_s = z_g + ds
-    g_g = (_sigmoid(z_g) - y) * weight
-    g_s = (_sigmoid(z_s) - y) * weight
-    g_l = (_sigmoid(z_s + dl) - y) * weight
-    for k, v, a, b, c in rows:
-        gw[k] = a - lr_g * (g_g * v)
-        sw[k] = b - lr_s * (g_s * v + l2_s * b)
-        nw = _round4(c - lr * (g_l * v + l2 * c))
-        if nw:
-            lw[k] = nw
-        else:
-            lw.pop(k, None)
 
 
 def features_slots(
@@ -109,11 +73,13 @@ def learn_slots(
     y: float,
     weight: float,
     lr_g: float,
+    l2_g: float,
     lr_s: float,
     l2_s: float,
     lr: float,
     l2: float,
 ) -> None:
+    """``SharedPrior.learn_all`` with a learner section, over slots."""
     dg = ds = dl = 0.0
     for i in range(n):
         k = idx[i]
@@ -132,6 +98,6 @@ def learn_slots(
         a = gw[k]
         b = sw[k]
         c = lw[k]
-        gw[k] = a - lr_g * (g_g * v)
+        gw[k] = a - lr_g * (g_g * v + l2_g * a)
         sw[k] = b - lr_s * (g_s * v + l2_s * b)
         lw[k] = _round4(c - lr * (g_l * v + l2 * c))

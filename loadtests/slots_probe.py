@@ -5,14 +5,15 @@
 The profiles (RESULTS.md, ninth round) put about 18% of the worker's CPU in
 CPython's dict lookups by string key, under the compiled models. Decision 0023
 names a different data layout as the lever. This probe measures it on one
-kernel before anyone rewrites the models: ``loadtests/slots_kernels.py`` holds
-the worker's feature build and fused three-layer SGD step (``ranker.features``
-and ``SharedPrior.learn_all``) twice: over string-keyed dicts as today, and
-over fixed slots (names mapped to indexes once, weights in lists). Both are
-compiled with mypyc into a temporary directory, as ``learnpulse.native`` builds
-the worker, and run on the same examples (a 20-key feature vector like the
-ranker's, from a 60-name vocabulary). The probe checks that both end with the
-same weights, then prints the CPU per example of each, best of ``--repeats``.
+kernel before anyone rewrites the models: the worker's own compiled
+``SharedPrior.learn_all`` (the fused three-layer SGD step) on feature dicts
+built as ``ranker.features`` builds them, against ``loadtests/slots_kernels.py``
+doing the same arithmetic over fixed slots (names mapped to indexes once,
+weights in lists), compiled with mypyc into a temporary directory as
+``learnpulse.native`` builds the worker. Both run on the same examples (20
+features from a 41-name vocabulary: the rule weights' names, formats, topics).
+The probe checks that both end with the same weights in all three layers,
+then prints the CPU per example of each, best of ``--repeats``.
 
 It measures one kernel, not the worker. The learner's weights stay dicts in
 the stored state today, so a real rewrite would also pay to convert them on
@@ -40,8 +41,8 @@ from loadtests.harness import machine_line
 
 console = Console(width=120)
 KERNELS = Path(__file__).with_name("slots_kernels.py")
-BASE_KEYS = 4  # b, f:<format>, dur, t:<topic>: ItemInfo.base
 EXTRA_KEYS = 16  # path, prog, gap, lvl, the log shares, peer, new, ...
+LEARNER_LR, LEARNER_L2 = 0.05, 0.02  # learn_all's defaults, as Recommender passes them
 
 
 def compile_kernels(tmp: Path) -> Any:
@@ -67,19 +68,93 @@ def compile_kernels(tmp: Path) -> Any:
 
 
 def examples(n: int, seed: int = 7) -> tuple[list[str], list[Any]]:
-    """A vocabulary and ``n`` examples: (base items, extra items, label, weight)."""
+    """A vocabulary and ``n`` examples: (base items, extra items, label, weight).
+
+    Under ``ranker.LEARNER_MAX_WEIGHTS`` names, so the learner layer is never trimmed."""
+    from streams.models.ranker import RULE_WEIGHTS
+
     rng = random.Random(seed)
-    vocab = [f"k{i}" for i in range(20)]
-    vocab += [f"f:{f}" for f in ("video", "article", "quiz", "course", "podcast")]
-    vocab += [f"t:topic{i}" for i in range(35)]
-    shared = vocab[:20]
+    rules = list(RULE_WEIGHTS)
+    formats = [f"f:{f}" for f in ("video", "article", "quiz", "course", "podcast")]
+    topics = [f"t:topic{i}" for i in range(15)]
+    vocab = [*rules, "dur", *formats, *topics]
     out = []
     for _ in range(n):
-        base = [("k0", 1.0), (rng.choice(vocab[20:25]), 1.0), ("k1", rng.random())]
-        base.append((rng.choice(vocab[25:]), 1.0))
-        extra = [(k, rng.uniform(-3.0, 1.0)) for k in rng.sample(shared[2:], EXTRA_KEYS)]
+        # ItemInfo.base: bias, format, duration, topic; then the per-learner features
+        base = [("b", 1.0), (rng.choice(formats), 1.0), ("dur", rng.random())]
+        base.append((rng.choice(topics), 1.0))
+        extra = [(k, rng.uniform(-3.0, 1.0)) for k in rng.sample(rules[1:], EXTRA_KEYS)]
         out.append((base, extra, float(rng.random() < 0.3), 1.0))
     return vocab, out
+
+
+def learn_both(k: Any, vocab: list[str], exs: list[Any]) -> tuple[Any, list[list[float]]]:
+    """Run the examples through the worker's ``learn_all`` and through ``learn_slots``;
+    returns (the prior and learner section, the slot weights). For the tests."""
+    from streams.models.ranker import SharedPrior
+
+    prior, section = SharedPrior(), dict[str, Any]()
+    slots = Slots(k, vocab, prior)
+    for base, extra, y, w in exs:
+        prior.learn_all("seg", k.features_dict(dict(base), extra), y, w, section)
+    slots.run(slots.encode(exs))
+    return (prior, section), [slots.gw, slots.sw, slots.lw]
+
+
+class Slots:
+    """The slot side: weights in lists, initialised as a fresh ``SharedPrior``."""
+
+    def __init__(self, k: Any, vocab: list[str], prior: Any) -> None:
+        self.k = k
+        self.index = {name: i for i, name in enumerate(vocab)}
+        self.gw = [float(prior.globe.weights.get(name, 0.0)) for name in vocab]
+        self.sw = [0.0] * len(vocab)
+        self.lw = [0.0] * len(vocab)
+        self.idx, self.val = [0] * len(vocab), [0.0] * len(vocab)
+        self.rates = (
+            prior.globe.lr,
+            prior.globe.l2,
+            prior.segment_lr,
+            prior.segment_l2,
+            LEARNER_LR,
+            LEARNER_L2,
+        )
+
+    def encode(self, exs: list[Any]) -> list[Any]:
+        ix = self.index
+        return [
+            (
+                [ix[a] for a, _ in b],
+                [v for _, v in b],
+                [ix[a] for a, _ in e],
+                [v for _, v in e],
+                y,
+                w,
+            )
+            for b, e, y, w in exs
+        ]
+
+    def run(self, encoded: list[Any]) -> None:
+        k, gw, sw, lw, idx, val, rates = (
+            self.k,
+            self.gw,
+            self.sw,
+            self.lw,
+            self.idx,
+            self.val,
+            self.rates,
+        )
+        for bi, bv, ei, ev, y, w in encoded:
+            m = k.features_slots(bi, bv, ei, ev, idx, val)
+            k.learn_slots(gw, sw, lw, idx, val, m, y, w, *rates)
+
+
+def agree(prior: Any, section: dict[str, Any], vocab: list[str], slots: list[list[float]]) -> bool:
+    layers = (prior.globe.weights, prior.segments["seg"].weights, section.get("w") or {})
+    return all(
+        [layer.get(name, 0.0) for name in vocab] == s
+        for layer, s in zip(layers, slots, strict=True)
+    )
 
 
 def main(
@@ -87,54 +162,42 @@ def main(
     repeats: Annotated[int, typer.Option(help="passes of each layout; the best is printed")] = 5,
 ) -> None:
     """Measure and print; see the module docstring."""
+    from learnpulse import native
+    from streams.models.ranker import SharedPrior
+
     console.print(machine_line())
+    if not native.in_use():
+        raise typer.BadParameter(
+            "the worker's models are not compiled here, so the dict side would run as "
+            "plain Python: build them first (python -m learnpulse.native build)"
+        )
     with tempfile.TemporaryDirectory() as tmp:
-        console.print("compiling the two kernels with mypyc (about 20 s)")
+        console.print("compiling the slot kernels with mypyc (about 20 s)")
         k = compile_kernels(Path(tmp))
     vocab, exs = examples(n)
-    slot = {name: i for i, name in enumerate(vocab)}
-    as_slots = [
-        (
-            [slot[a] for a, _ in base],
-            [v for _, v in base],
-            [slot[a] for a, _ in extra],
-            [v for _, v in extra],
-            y,
-            w,
-        )
-        for base, extra, y, w in exs
-    ]
     as_dicts = [(dict(base), extra, y, w) for base, extra, y, w in exs]
-    rates = (0.02, 0.02, 1e-4, 0.05, 0.02)
+    encoded = Slots(k, vocab, SharedPrior()).encode(exs)
 
-    def run_dict() -> tuple[float, list[dict[str, float]]]:
-        gw: dict[str, float] = {}
-        sw: dict[str, float] = {}
-        lw: dict[str, float] = {}
+    def run_dict() -> tuple[float, Any, dict[str, Any]]:
+        prior, section = SharedPrior(), dict[str, Any]()
+        learn, features = prior.learn_all, k.features_dict
         t0 = time.process_time()
         for base, extra, y, w in as_dicts:
-            k.learn_dict(gw, sw, lw, k.features_dict(base, extra), y, w, *rates)
-        return time.process_time() - t0, [gw, sw, lw]
+            learn("seg", features(base, extra), y, w, section)
+        return time.process_time() - t0, prior, section
 
     def run_slots() -> tuple[float, list[list[float]]]:
-        gw, sw, lw = [0.0] * len(vocab), [0.0] * len(vocab), [0.0] * len(vocab)
-        idx, val = [0] * len(vocab), [0.0] * len(vocab)
+        slots = Slots(k, vocab, SharedPrior())
         t0 = time.process_time()
-        for bi, bv, ei, ev, y, w in as_slots:
-            m = k.features_slots(bi, bv, ei, ev, idx, val)
-            k.learn_slots(gw, sw, lw, idx, val, m, y, w, *rates)
-        return time.process_time() - t0, [gw, sw, lw]
+        slots.run(encoded)
+        return time.process_time() - t0, [slots.gw, slots.sw, slots.lw]
 
     best = {"dict": float("inf"), "slots": float("inf")}
     for _ in range(repeats):
-        td, wd = run_dict()
+        td, prior, section = run_dict()
         ts, ws = run_slots()
         best["dict"], best["slots"] = min(best["dict"], td), min(best["slots"], ts)
-    same = all(
-        wd[layer].get(name, 0.0) == ws[layer][i]
-        for layer in range(3)
-        for i, name in enumerate(vocab)
-    )
+    same = agree(prior, section, vocab, ws)
     t = Table(title=f"Feature build + three-layer SGD step, {n:,} examples, best of {repeats}")
     t.add_column("layout")
     t.add_column("µs per example", justify="right")
