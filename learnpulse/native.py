@@ -51,6 +51,7 @@ MODULES: tuple[str, ...] = (
     "streams.models.recommend",
     "streams.models.rhythm",
     "streams.models.rng",
+    "streams.models.rounding",
     "streams.models.state",
     "streams.avro_read",
     "streams.avro_write",

@@ -1,7 +1,7 @@
 """CPU per event of the learner processing alone (``LearnBatch.handle``), A/B against patches.
 
     .venv/bin/python -m loadtests.handle_bench [--events 40000] [--learners 4000] [--repeats 5] \\
-        [--variant NAME=patch+patch ...]
+        [--variant NAME=patch+patch ...] [--tree NAME=PATH ...]
 
 No Kafka, no Redis: each run is a fresh process that builds the organisation,
 loads its reference data, pre-encodes its profiles and ``--events`` activity
@@ -11,7 +11,11 @@ events (Avro wire format) and times (process CPU time) ``handle`` +
 variants alternate (base, A, B, base, A, B, ...) so a noisy neighbour hits all
 of them alike; medians are printed with the gain over ``base``. This is how the
 processing patches of ``loadtests.patches`` (fast-decode, paths-index) are
-measured; transport patches need ``loadtests.throughput``. Never asserts.
+measured; transport patches need ``loadtests.throughput``. ``--tree NAME=PATH``
+runs the same child from another source tree (a ``git worktree`` of another
+commit, its compiled modules built there with ``python -m learnpulse.native
+build``), so two commits' code is compared run by run on the same machine.
+Never asserts.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -63,6 +68,10 @@ def main(
         list[str] | None,
         typer.Option(help="NAME=patch+patch (repeatable); 'base' (no patch) always runs"),
     ] = None,
+    tree: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=PATH (repeatable): the base processing from another source tree"),
+    ] = None,
     child_run: Annotated[bool, typer.Option("--child", hidden=True)] = False,
 ) -> None:
     """Measure and print; see the module docstring."""
@@ -79,11 +88,21 @@ def main(
     console.print(machine_line())
 
     specs = {"base": ""}
-    for spec in variant or [
-        "fast-decode=fast-decode",
-        "paths-index=paths-index",
-        "both=fast-decode+paths-index",
-    ]:
+    trees: dict[str, str] = {}
+    for spec in tree or []:
+        name, _, path = spec.partition("=")
+        if not (Path(path) / "streams" / "batch.py").is_file():
+            raise typer.BadParameter(f"{path!r} is not a LearnPulse source tree")
+        specs[name], trees[name] = "", str(Path(path).resolve())
+    for spec in variant or (
+        []
+        if tree
+        else [
+            "fast-decode=fast-decode",
+            "paths-index=paths-index",
+            "both=fast-decode+paths-index",
+        ]
+    ):
         name, _, patches = spec.partition("=")
         for p in filter(None, patches.split("+")):
             if p not in PATCHES:
@@ -93,6 +112,9 @@ def main(
     for rep in range(repeats):
         for name, patches in specs.items():
             env = dict(os.environ, LP_BENCH_PATCHES=patches)
+            cwd = trees.get(name)
+            if cwd is not None:
+                env["PYTHONPATH"] = cwd  # its streams/ and learnpulse/, not this tree's
             out = subprocess.run(
                 [
                     sys.executable,
@@ -110,6 +132,7 @@ def main(
                 capture_output=True,
                 text=True,
                 check=True,
+                cwd=cwd,
             )
             r = json.loads(out.stdout.strip().splitlines()[-1])
             results[name].append(r["cpu_us"])
@@ -125,7 +148,7 @@ def main(
         med = statistics.median(vals)
         t.add_row(
             name,
-            specs[name] or "-",
+            trees.get(name) or specs[name] or "-",
             f"{med:.1f}",
             f"{1e6 / med:,.0f}",
             f"{(base - med) / base:+.0%}",

@@ -57,6 +57,12 @@ class StreamsSettings(BaseSettings):
     reco_cache_learners: int = Field(
         50_000, description="learners whose last list is cached in memory (0 = always rank)"
     )
+    decoded_states: int = Field(
+        2048,
+        ge=0,
+        description="learners of recent batches whose state is kept decoded (~9 KB each), "
+        "so their next batch skips decoding it (0 = always decode)",
+    )
     gc_threshold: int = Field(
         10_000,
         description="allocations between young garbage collections (Python's default is "

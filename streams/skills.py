@@ -13,6 +13,7 @@ from collections import deque
 from typing import Any
 
 from streams.models.mastery import SkillModel
+from streams.models.rounding import fast_round
 from streams.models.state import LearnerState
 
 GRADED_VERBS = frozenset({"answered", "attempted", "passed", "failed", "scored"})
@@ -48,7 +49,7 @@ class SkillTracker:
         view: dict[str, float] = state.setdefault("skv", {})
         for skill in skills:
             view.pop(skill, None)
-            view[skill] = round(self.model.mastery(state["mastery"], skill), 3)
+            view[skill] = fast_round(self.model.mastery(state["mastery"], skill), 3)
         while len(view) > VIEW_MAX:
             del view[next(iter(view))]
         return p

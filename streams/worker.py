@@ -83,6 +83,7 @@ def build(s: StreamsSettings) -> Worker:
             centroids=centroids,
             k_min=s.peer_min_count,
             lists=ListCache(s.reco_cache_learners, int(s.reco_max_age_s * 1000)),
+            decoded_states=s.decoded_states,
         ),
         redis_sink=RedisSink(client, s.redis_ttl_s, s.nudge_stream_maxlen),
         record_sink=RecordSink(s.kafka_bootstrap, topics.deadletter),

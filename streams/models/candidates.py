@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from streams.models.popularity import ALL, Popularity, cluster_key, segment_key, topic_key
+from streams.models.rounding import fast_round
 
 DAY_MS = 86_400_000
 FRESH_DAYS = 30
@@ -60,31 +61,6 @@ LOG_POP_EPS = math.log(POP_EPS)
 
 Evidence = tuple[Any, ...]
 MasteryFn = Callable[[str], "float | None"]
-
-
-def fast_round(x: float, digits: int) -> float:
-    """Exactly ``round(x, digits)``, about 3x cheaper (the learner state rounds often).
-
-    ``round(x, n)`` goes through a decimal conversion. Scaling by 10**n is exact
-    up to the product's own rounding, which is monotonic, so the nearest integer
-    of the scaled value is the correct one unless that value landed exactly on a
-    half, where the unscaled ``x`` decides; the quotient is then the double
-    nearest the decimal result, as ``round`` returns.
-
-    >>> [fast_round(v, 4) for v in (0.03125, 0.123456, -0.00004, 2.5e-05)]
-    [0.0312, 0.1235, -0.0, 0.0]
-    >>> fast_round(0.9045, 3) == round(0.9045, 3)
-    True
-    """
-    scale = _SCALES[digits]
-    y = x * scale
-    r = round(y)
-    if r - y == 0.5 or y - r == 0.5:
-        return round(x, digits)
-    return r / scale if r else math.copysign(0.0, x)
-
-
-_SCALES = (1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6)
 
 
 def fingerprint(cid: str) -> str:

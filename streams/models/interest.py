@@ -49,6 +49,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from streams.models.rounding import fast_round
+
 DAY_MS = 86_400_000
 HALF_LIFE_DAYS = 14.0  # interests move over weeks, not days (evaluated: 10-21 similar)
 MAX_FEATURES = 12  # stored weights per learner
@@ -96,10 +98,10 @@ def depth(event: Mapping[str, Any]) -> float:
     if verb in GRADED:
         score = result.get("score_scaled")
         s = 0.5 if score is None else max(0.0, min(1.0, float(score)))
-        return round(0.5 + 0.5 * s, 4)
+        return fast_round(0.5 + 0.5 * s, 4)
     if verb == "rated":
         rating = result.get("rating")
-        return 0.0 if rating is None else round(float(rating) - 0.5, 4)
+        return 0.0 if rating is None else fast_round(float(rating) - 0.5, 4)
     w = DEPTH.get(verb, 0.0)
     if w and result.get("completion") is True and w < DEPTH["completed"]:
         w = DEPTH["completed"]
@@ -177,17 +179,17 @@ def observe(
     for k, x in feats.items():
         v = weights.get(k, 0.0) + add * x
         if v > 0.0:
-            weights[k] = round(v, 4)
+            weights[k] = fast_round(v, 4)
         else:
             weights.pop(k, None)
     if add > 0:
-        section["m"] = round(section.get("m", 0.0) + add, 4)
+        section["m"] = fast_round(section.get("m", 0.0) + add, 4)
     if t > section.get("t", 0):
         section["t"] = t
     section["n"] = section.get("n", 0) + 1
     if len(weights) > MAX_FEATURES:
         _bound(section, weights)
-    return round(w, 4)
+    return fast_round(w, 4)
 
 
 _REBASE_AT = 1e4  # frame growth at which weights are rescaled (~13 half-lives)
@@ -298,7 +300,7 @@ def vector(
         mixed[k] = mixed.get(k, 0.0) + (1.0 - alpha) * x
     top = sorted(mixed.items(), key=lambda kv: (-kv[1], kv[0]))[:VECTOR_FEATURES]
     out = _unit(dict(top))
-    return {k: round(x, 4) for k, x in out.items() if x >= 0.005}
+    return {k: fast_round(x, 4) for k, x in out.items() if x >= 0.005}
 
 
 def distance(a: Mapping[str, float], b: Mapping[str, float]) -> float:
@@ -348,7 +350,8 @@ def should_publish(
 def mark_published(section: Section, v: Mapping[str, float], now_ms: int) -> None:
     """Remember the published vector (rounded: it is only compared for drift)."""
     top = sorted(v.items(), key=lambda kv: (-kv[1], kv[0]))[:PUB_FEATURES]
-    section["pub"] = {k: round(x, 2) for k, x in top if round(x, 2) > 0}
+    rounded = [(k, fast_round(x, 2)) for k, x in top]
+    section["pub"] = {k: x for k, x in rounded if x > 0}
     section["pt"] = now_ms
 
 

@@ -56,6 +56,8 @@ from typing import Any, Literal, Protocol
 
 from river import linear_model, optim, utils
 
+from streams.models.rounding import fast_round
+
 Section = dict[str, Any]
 Features = dict[str, float]
 Engine = Literal["river", "fast"]
@@ -284,13 +286,13 @@ class SkillModel:
         diff = sum(self.difficulty.get(s, 0.0) for s in skills) / len(skills)
         th = sec.get("th", 0.0)
         surprise = y - _sigmoid(th - diff)
-        sec["th"] = round(th + _ELO_K / (1.0 + _ELO_K_DECAY * n) * surprise, 4)
+        sec["th"] = fast_round(th + _ELO_K / (1.0 + _ELO_K_DECAY * n) * surprise, 4)
         for s in skills:
             self.difficulty[s] = self.difficulty.get(s, 0.0) - _ELO_DIFF_RATE * surprise
         # Residual: how much better than the model predicted this learner did.
         res = y - p
         r = sec.get("r") or [0.0, 0.0]
-        sec["r"] = [round(v + a * (res - v), 4) for v, a in zip(r, _RES_RATES, strict=True)]
+        sec["r"] = [fast_round(v + a * (res - v), 4) for v, a in zip(r, _RES_RATES, strict=True)]
         for s in skills:
             e = sk.pop(s, None) or [0, 0, 0.5, 0, 0.0, minute]
             if correct:
@@ -299,8 +301,8 @@ class SkillModel:
             else:
                 e[FAIL] += 1
                 e[STREAK] = e[STREAK] - 1 if e[STREAK] < 0 else -1
-            e[EWR] = round(e[EWR] + _EW_RATE * (y - e[EWR]), 3)
-            e[RES] = round(e[RES] + _SKILL_RES_RATE * (res - e[RES]), 3)
+            e[EWR] = fast_round(e[EWR] + _EW_RATE * (y - e[EWR]), 3)
+            e[RES] = fast_round(e[RES] + _SKILL_RES_RATE * (res - e[RES]), 3)
             e[MINUTE] = minute
             sk[s] = e  # re-inserted last: dict order is recency order
         while len(sk) > self.max_skills:

@@ -46,9 +46,9 @@ from streams.models.candidates import (
     POP_EPS,
     Context,
     ItemInfo,
-    fast_round,
 )
 from streams.models.popularity import ALL, topic_key
+from streams.models.rounding import fast_round
 
 Features = dict[str, float]
 

@@ -77,7 +77,6 @@ from streams.models.candidates import (
     CatalogIndex,
     Context,
     ItemInfo,
-    fast_round,
     generate,
 )
 from streams.models.popularity import ALL, Popularity, cluster_key, role_key, topic_key
@@ -89,6 +88,7 @@ from streams.models.ranker import (
     sigmoid,
 )
 from streams.models.rng import Rng
+from streams.models.rounding import fast_round
 from streams.models.state import LearnerState
 
 MODEL_VERSION = "ranker-1"

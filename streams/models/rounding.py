@@ -1,0 +1,35 @@
+"""``round(x, n)`` for the learner state's floats, without the decimal conversion.
+
+The state rounds its floats (small packed states, deterministic replays), and
+CPython's ``round(x, n)`` formats and parses a decimal string each time: it was
+about 4% of a live batch's processing (perf, tenth round of issue 9).
+"""
+
+from __future__ import annotations
+
+import math
+
+_SCALES = (1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6)
+
+
+def fast_round(x: float, digits: int) -> float:
+    """Exactly ``round(x, digits)`` for a float ``x``, about 3x cheaper.
+
+    ``round(x, n)`` goes through a decimal conversion. Scaling by 10**n is exact
+    up to the product's own rounding, which is monotonic, so the nearest integer
+    of the scaled value is the correct one unless that value landed exactly on a
+    half, where the unscaled ``x`` decides; the quotient is then the double
+    nearest the decimal result, as ``round`` returns. Only for floats: an int
+    would come back as a float, where ``round`` keeps it an int.
+
+    >>> [fast_round(v, 4) for v in (0.03125, 0.123456, -0.00004, 2.5e-05)]
+    [0.0312, 0.1235, -0.0, 0.0]
+    >>> fast_round(0.9045, 3) == round(0.9045, 3)
+    True
+    """
+    scale = _SCALES[digits]
+    y = x * scale
+    r = round(y)
+    if r - y == 0.5 or y - r == 0.5:
+        return round(x, digits)
+    return r / scale if r else math.copysign(0.0, x)
