@@ -26,6 +26,9 @@ from streams.metrics import (
     LISTS_PATCHED,
     LISTS_RANKED,
     STATE_BYTES,
+    STATES_DECODED,
+    STATES_KEPT,
+    STATES_NEW,
     observe_many,
 )
 from streams.models import learner, recommend
@@ -147,6 +150,7 @@ class LearnBatch:
         # was ~4% of a live batch). Oldest first; an entry is taken out by load().
         self.decoded: dict[str, tuple[bytes, LearnerState]] = {}
         self.decoded_max = decoded_states
+        self.loads = [0, 0, 0]  # kept, decoded, new: counted per batch, not per load
         # Activity written with the current schema is read by streams/avro_read.py
         # (~5x faster than fastavro); anything else, or if that reader does not
         # know the current schema, by fastavro.
@@ -165,13 +169,16 @@ class LearnBatch:
         """The learner's state, as a dict the caller owns."""
         raw = self.store.get(learner_id)
         if raw is None:
+            self.loads[2] += 1
             return new_state()
         hit = self.decoded.pop(learner_id, None)
         # The very bytes packed from that dict: nothing stored since (a recovery,
         # a rebalance, another writer) and no failed batch in between, which
         # would have kept the older bytes.
         if hit is not None and hit[0] is raw:
+            self.loads[0] += 1
             return hit[1]
+        self.loads[1] += 1
         return unpack(raw)
 
     # -- one batch -----------------------------------------------------------
@@ -239,6 +246,14 @@ class LearnBatch:
                 EVENTS_PROCESSED.labels(self.agent, name).inc(n)
         for dl in fx.dead:
             DEADLETTERED.labels(self.agent, dl.reason).inc()
+        loads = self.loads
+        if loads[0]:
+            STATES_KEPT.inc(loads[0])
+        if loads[1]:
+            STATES_DECODED.inc(loads[1])
+        if loads[2]:
+            STATES_NEW.inc(loads[2])
+        loads[0] = loads[1] = loads[2] = 0
         now_ms = int(self.clock() * 1000)
         for learner_id, trigger in changed.items():
             state = states[learner_id]

@@ -59,6 +59,15 @@ LISTS_RENDERED = Counter(
 # the learn loop counts one list per changed learner.
 LISTS_RANKED = LISTS_RENDERED.labels("ranked")
 LISTS_PATCHED = LISTS_RENDERED.labels("patched")
+STATES_LOADED = Counter(
+    "learnpulse_learner_states_loaded_total",
+    "Learner states a batch started from: kept decoded since a recent batch (kept), "
+    "decoded from the table (decoded), or new",
+    ["how"],
+)
+STATES_KEPT = STATES_LOADED.labels("kept")
+STATES_DECODED = STATES_LOADED.labels("decoded")
+STATES_NEW = STATES_LOADED.labels("new")
 NUDGES = Counter(
     "learnpulse_nudges_total", "Nudge decisions by outcome and reason", ["outcome", "reason"]
 )

@@ -236,6 +236,14 @@ def panels() -> list[dict[str, Any]]:
         description="Lists written; ranked = a full ranking, patched = progress re-rendered "
         "on the cached list (decision 0015)",
     )
+    g.series(
+        "Learner states loaded /s",
+        [q("sum by (how) (rate(learnpulse_learner_states_loaded_total[5m]))", "{{how}}")],
+        unit="ops",
+        description="kept = still decoded from a recent batch; decoded = read from the "
+        "table. Few kept: LEARNPULSE_STREAMS_DECODED_STATES is small for this traffic "
+        "(decision 0024)",
+    )
 
     g.row("Latency")
     g.series(

@@ -345,6 +345,11 @@ def test_prometheus_sees_worker_series_move(
             "sum(learnpulse_recommendations_written_total)", lambda v: v > recos_1, 10, worker
         )
         api.wait_value("sum(learnpulse_learner_state_bytes_count)", lambda v: v > 0, 10, worker)
+        # Each learner's state was created once; later batches found it still decoded
+        # (decision 0024: the table hands back the very bytes the batch packed).
+        loaded = "sum(learnpulse_learner_states_loaded_total{how=%r})"
+        api.wait_value(loaded % "new", lambda v: v == LEARNERS, 10, worker)
+        api.wait_value(loaded % "kept", lambda v: v >= len(wave2) // 4, 10, worker)
         api.wait_value(
             'sum(learnpulse_stream_batch_size_count{agent="learn"})', lambda v: v > 0, 10, worker
         )
