@@ -48,7 +48,7 @@ from streams.models.candidates import (
     ItemInfo,
 )
 from streams.models.popularity import ALL, topic_key
-from streams.models.rounding import fast_round
+from streams.models.rounding import _BIG, fast_round
 
 Features = dict[str, float]
 
@@ -456,8 +456,12 @@ class SharedPrior:
                 # whatever its sign, is dropped below)
                 nw = c - lr * (g_l * v + l2 * c)
                 t = nw * 1e4
-                r = round(t)
-                nw = round(nw, 4) if r - t == 0.5 or t - r == 0.5 else r / 1e4
+                if -_BIG < t < _BIG:
+                    f = math.floor(t)
+                    d = t - f
+                    nw = round(nw, 4) if d == 0.5 else (f + 1 if d > 0.5 else f) / 1e4
+                else:
+                    nw = round(nw, 4)
                 if nw:
                     lw[k] = nw
                 else:

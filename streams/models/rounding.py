@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 _SCALES = (1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6)
+_BIG = 2.0**52  # ranker.learn_all inlines fast_round with it
 
 
 def fast_round(x: float, digits: int) -> float:
@@ -26,10 +27,20 @@ def fast_round(x: float, digits: int) -> float:
     [0.0312, 0.1235, -0.0, 0.0]
     >>> fast_round(0.9045, 3) == round(0.9045, 3)
     True
+    >>> fast_round(float("nan"), 4), fast_round(float("-inf"), 4), fast_round(1e300, 2)
+    (nan, -inf, 1e+300)
     """
     scale = _SCALES[digits]
     y = x * scale
-    r = round(y)
-    if r - y == 0.5 or y - r == 0.5:
+    if not -_BIG < y < _BIG:  # NaN, infinities, and values with no fraction bits left
         return round(x, digits)
+    # The nearest integer of y without round(): compiled, math.floor is a C call
+    # and round() a call through Python. y - f is exact or, near zero, rounds
+    # monotonically, so it is never on the wrong side of a half; a half, or a
+    # value rounded onto one, goes to round(x, digits).
+    f = math.floor(y)
+    d = y - f
+    if d == 0.5:
+        return round(x, digits)
+    r = f + 1 if d > 0.5 else f
     return r / scale if r else math.copysign(0.0, x)

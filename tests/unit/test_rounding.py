@@ -30,3 +30,15 @@ def test_the_state_update_shapes() -> None:
         for x in (v + a * (y - v), 0.5 + 0.5 * v, v * rng.uniform(-40.0, 40.0), v * 1e-3):
             for digits in (2, 3, 4):
                 assert repr(fast_round(x, digits)) == repr(round(x, digits))
+
+
+def test_edges() -> None:
+    tiny = [5e-324, 1e-300, 0.49999999999999994e-4, 0.5e-4, 0.50000000000000006e-4, 1.5e-3]
+    big = [2.0**52 / 1e4, 2.0**52 / 1e4 + 0.5, 2.0**53, 1e300, 123456789.123456789]
+    special = [0.0, float("inf"), 2.5, 0.125, 0.375, 1.0 - 2**-53]
+    for v in tiny + big + special:
+        for x in (v, -v):
+            for digits in (0, 1, 2, 3, 4, 6):
+                assert repr(fast_round(x, digits)) == repr(round(x, digits)), (x, digits)
+    nan = fast_round(float("nan"), 4)
+    assert nan != nan  # round() gives NaN back too
