@@ -1,7 +1,7 @@
 """CPU per event of the learner processing alone (``LearnBatch.handle``), A/B against patches.
 
     .venv/bin/python -m loadtests.handle_bench [--events 40000] [--learners 4000] [--repeats 5] \\
-        [--variant NAME=patch+patch ...] [--tree NAME=PATH ...]
+        [--variant NAME=patch+patch ...] [--tree NAME=PATH ...] [--callgrind]
 
 No Kafka, no Redis: each run is a fresh process that builds the organisation,
 loads its reference data, pre-encodes its profiles and ``--events`` activity
@@ -15,17 +15,25 @@ measured; transport patches need ``loadtests.throughput``. ``--tree NAME=PATH``
 runs the same child from another source tree (a ``git worktree`` of another
 commit, its compiled modules built there with ``python -m learnpulse.native
 build``), so two commits' code is compared run by run on the same machine.
-Never asserts.
+``--callgrind`` counts the instructions executed in ``handle`` and
+``save_states`` under valgrind instead of timing them: repeatable to ~0.5%
+where CPU time on this shared machine moves +-10% from run to run, so one
+repeat of each variant decides a change of a few percent (it does not see
+cache misses; ~2 min per run with 3,000 learners and 3,000 events). Never asserts.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated
 
@@ -72,6 +80,13 @@ def main(
         list[str] | None,
         typer.Option(help="NAME=PATH (repeatable): the base processing from another source tree"),
     ] = None,
+    callgrind: Annotated[
+        bool,
+        typer.Option(
+            help="count instructions (valgrind) instead of timing: deterministic to ~0.5%, "
+            "~40x slower; one repeat is enough"
+        ),
+    ] = False,
     child_run: Annotated[bool, typer.Option("--child", hidden=True)] = False,
 ) -> None:
     """Measure and print; see the module docstring."""
@@ -108,53 +123,84 @@ def main(
             if p not in PATCHES:
                 raise typer.BadParameter(f"unknown patch {p!r}")
         specs[name] = patches.replace("+", ",")
+    if callgrind and shutil.which("valgrind") is None:
+        raise typer.BadParameter("--callgrind needs valgrind (Debian: apt-get install valgrind)")
+    unit = "M instructions/event" if callgrind else "CPU µs/event"
     results: dict[str, list[float]] = {n: [] for n in specs}
     for rep in range(repeats):
-        for name, patches in specs.items():
-            env = dict(os.environ, LP_BENCH_PATCHES=patches)
-            cwd = trees.get(name)
-            if cwd is not None:
-                env["PYTHONPATH"] = cwd  # its streams/ and learnpulse/, not this tree's
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "loadtests.handle_bench",
-                    "--child",
-                    "--events",
-                    str(events),
-                    "--learners",
-                    str(learners),
-                    "--batch",
-                    str(batch),
-                ],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-                cwd=cwd,
-            )
-            r = json.loads(out.stdout.strip().splitlines()[-1])
-            results[name].append(r["cpu_us"])
-            console.print(f"  run {rep + 1} {name:>14}: {r['cpu_us']:6.1f} CPU µs/event")
+        if callgrind:
+            # Counts do not depend on what else runs: all variants at once, one per core.
+            with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+                futures = {
+                    name: pool.submit(run_child, events, learners, batch, p, trees.get(name), True)
+                    for name, p in specs.items()
+                }
+                values = {name: f.result() for name, f in futures.items()}
+        else:
+            values = {
+                name: run_child(events, learners, batch, p, trees.get(name), False)
+                for name, p in specs.items()
+            }
+        for name, value in values.items():
+            results[name].append(value)
+            console.print(f"  run {rep + 1} {name:>14}: {value:6.3f} {unit}")
     base = statistics.median(results["base"])
+    how = (
+        "callgrind, instructions in handle + save_states" if callgrind else f"medians of {repeats}"
+    )
     t = Table(
         title=f"LearnBatch.handle + save_states, {events:,} events, {learners:,} learners, "
-        f"batches of {batch:,}, medians of {repeats}"
+        f"batches of {batch:,}, {how}"
     )
-    for col in ("variant", "patches", "CPU µs/event", "events/s per core", "CPU saved", "runs"):
+    cols = ("variant", "patches", unit, "events/s per core", "saved", "runs")
+    for col in cols if not callgrind else cols[:3] + cols[4:]:
         t.add_column(col, justify="left" if col in ("variant", "patches", "runs") else "right")
     for name, vals in results.items():
         med = statistics.median(vals)
-        t.add_row(
+        row = [
             name,
             trees.get(name) or specs[name] or "-",
-            f"{med:.1f}",
-            f"{1e6 / med:,.0f}",
-            f"{(base - med) / base:+.0%}",
-            " ".join(f"{v:.0f}" for v in vals),
-        )
+            f"{med:.3f}" if callgrind else f"{med:.1f}",
+        ]
+        if not callgrind:
+            row.append(f"{1e6 / med:,.0f}")
+        row += [f"{(base - med) / base:+.1%}", " ".join(f"{v:.4g}" for v in vals)]
+        t.add_row(*row)
     console.print(t)
+
+
+def run_child(
+    events: int, learners: int, batch: int, patches: str, cwd: str | None, callgrind: bool
+) -> float:
+    """One fresh process: CPU µs per event, or (``callgrind``) millions of instructions
+    per event executed inside ``handle`` and ``save_states``."""
+    env = dict(os.environ, LP_BENCH_PATCHES=patches)
+    if cwd is not None:
+        env["PYTHONPATH"] = cwd  # its streams/ and learnpulse/, not this tree's
+    cmd = [sys.executable, "-m", "loadtests.handle_bench", "--child"]
+    cmd += ["--events", str(events), "--learners", str(learners), "--batch", str(batch)]
+    if not callgrind:
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True, cwd=cwd)
+        return float(json.loads(out.stdout.strip().splitlines()[-1])["cpu_us"])
+    # Instructions are counted only inside the two compiled entry points (the
+    # set-up runs uncounted), with string hashing fixed so dict and set orders
+    # repeat: the same code then counts the same within ~0.5% (time: +-10%).
+    env["PYTHONHASHSEED"] = "0"
+    with tempfile.TemporaryDirectory() as tmp:
+        vg = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg.out"]
+        vg += ["--collect-atstart=no"]
+        vg += [
+            f"--toggle-collect=CPyPy_batch___LearnBatch___{f}" for f in ("handle", "save_states")
+        ]
+        out = subprocess.run(vg + cmd, env=env, capture_output=True, text=True, cwd=cwd)
+    if out.returncode != 0:
+        raise RuntimeError(f"valgrind run failed: {out.stderr[-2000:]}")
+    m = re.search(r"Collected : (\d+)", out.stderr)
+    if m is None or int(m.group(1)) == 0:
+        # Nothing counted: the compiled modules are not built in that tree (pure
+        # Python has no such C functions to count in).
+        raise RuntimeError("callgrind counted nothing: build the compiled modules there")
+    return int(m.group(1)) / events / 1e6
 
 
 if __name__ == "__main__":

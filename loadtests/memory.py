@@ -23,6 +23,7 @@ Goal: at most 4 KB of stream state per learner. Prints; never asserts.
 from __future__ import annotations
 
 import gc
+import os
 import random
 import statistics
 import tempfile
@@ -61,7 +62,13 @@ def build_batch(org: Organisation, topics: Topics) -> Any:
         ref.apply("paths", item["path_id"], item)
     for item in recs["role_skills"]:
         ref.apply("role_skills", item["role"], item)
-    return LearnBatch(topics, DictStore(), ref)
+    from streams.settings import StreamsSettings
+
+    # As the worker reads it (the no-decoded-states patch sets it to 0).
+    decoded = os.environ.get("LEARNPULSE_STREAMS_DECODED_STATES")
+    if decoded is None:
+        decoded = StreamsSettings.model_fields["decoded_states"].default
+    return LearnBatch(topics, DictStore(), ref, decoded_states=int(decoded))
 
 
 def encoded_workload(

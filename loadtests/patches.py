@@ -539,6 +539,13 @@ def no_list_cache() -> None:
 
 
 @patch
+def no_decoded_states() -> None:
+    """``LEARNPULSE_STREAMS_DECODED_STATES=0``: decode every changed learner's state in
+    every batch, as before decision 0024 (the worker, and ``handle_bench``)."""
+    os.environ["LEARNPULSE_STREAMS_DECODED_STATES"] = "0"
+
+
+@patch
 def batch_500() -> None:
     """``LEARNPULSE_STREAMS_BATCH_SIZE=500``: the batch cap before decision 0015."""
     os.environ["LEARNPULSE_STREAMS_BATCH_SIZE"] = "500"
