@@ -64,6 +64,9 @@ class _Reader:
             raise MalformedRecord("truncated")
         b = buf[pos]
         pos += 1
+        if b < 0x80:  # one byte: lengths, union branches, small counts
+            self.pos = pos
+            return (b >> 1) ^ -(b & 1)
         n = b & 0x7F
         shift = 7
         while b & 0x80:
@@ -74,7 +77,9 @@ class _Reader:
             n |= (b & 0x7F) << shift
             shift += 7
         self.pos = pos
-        n &= 0xFFFFFFFFFFFFFFFF  # a 10-byte varint wraps at 64 bits, as in fastavro
+        if shift > 56:  # only a 9- or 10-byte varint can pass 63 bits (compiled, the
+            # mask is a boxed integer operation: not on the common path)
+            n &= 0xFFFFFFFFFFFFFFFF  # a 10-byte varint wraps at 64 bits, as in fastavro
         return (n >> 1) ^ -(n & 1)
 
     def string(self) -> str:

@@ -39,7 +39,12 @@ class Unsupported(ValueError):
 
 
 def _long(out: bytearray, v: Any) -> None:
-    if type(v) is not int or not _LONG_MIN <= v <= _LONG_MAX:
+    if type(v) is not int:
+        raise Unsupported("long")
+    if 0 <= v < 64:  # one byte: lengths and counts (and no 64-bit bounds, boxed when compiled)
+        out.append(v << 1)
+        return
+    if not _LONG_MIN <= v <= _LONG_MAX:
         raise Unsupported("long")
     n = (v << 1) ^ (v >> 63)
     while n > 0x7F:
