@@ -22,9 +22,9 @@ def _sigmoid(z: float) -> float:  # ranker.sigmoid: a cross-module call would co
 def _round4(x: float) -> float:  # fast_round(x, 4), inlined as learn_all inlines it
     t = x * 1e4
     if -(2.0**52) < t < 2.0**52:
-        f = math.floor(t)
+        f = t // 1.0
         d = t - f
-        return round(x, 4) if d == 0.5 else (f + 1 if d > 0.5 else f) / 1e4
+        return round(x, 4) if d == 0.5 else (f + 1.0 if d > 0.5 else f) / 1e4
     return round(x, 4)
 
 

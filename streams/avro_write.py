@@ -61,13 +61,34 @@ def _string(out: bytearray, v: Any) -> None:
     out += b
 
 
+# Item strings already encoded (length prefix + UTF-8): an audit record repeats
+# the catalog's ids and titles, the sources and the memoised reason sentences.
+# Not for the learner id and the trigger event id, which rarely repeat.
+_ENCODED: dict[str, bytes] = {}
+_ENCODED_MAX = 50_000
+
+
+def _item_string(out: bytearray, v: Any) -> None:
+    if type(v) is not str:
+        raise Unsupported("string")
+    hit = _ENCODED.get(v)
+    if hit is None:
+        head = bytearray()
+        _string(head, v)
+        hit = bytes(head)
+        if len(_ENCODED) >= _ENCODED_MAX:
+            _ENCODED.clear()
+        _ENCODED[v] = hit
+    out += hit
+
+
 def _strings(out: bytearray, v: Any) -> None:
     if type(v) is not list:
         raise Unsupported("array")
     if v:
         _long(out, len(v))
         for s in v:
-            _string(out, s)
+            _item_string(out, s)
     out.append(0)
 
 
@@ -91,13 +112,13 @@ def recommendation(rec: dict[str, Any]) -> bytes:
         for it in items:
             if type(it) is not dict:
                 raise Unsupported("item")
-            _string(out, it["content_id"])
-            _string(out, it.get("title", ""))
+            _item_string(out, it["content_id"])
+            _item_string(out, it.get("title", ""))
             score = it["score"]
             if type(score) is not float:
                 raise Unsupported("score")
             out += _DOUBLE.pack(score)
-            _string(out, it["source"])
+            _item_string(out, it["source"])
             _strings(out, it.get("reasons", []))
     out.append(0)
     return bytes(out)

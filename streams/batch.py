@@ -411,10 +411,9 @@ class LearnBatch:
             k: reco[k]
             for k in ("learner_id", "generated_at_ms", "model_version", "trigger_event_id")
         }
-        audit["items"] = [
-            {k: it[k] for k in ("content_id", "title", "score", "source", "reasons")}
-            for it in items
-        ]
+        # The ranked items as they are: both encoders read the schema's fields
+        # (content_id, title, score, source, reasons), which is all they hold.
+        audit["items"] = items
         fx.records.append((self.audit_topic, learner_id, self._encode_audit(audit)))
 
     def _encode_audit(self, audit: dict[str, Any]) -> bytes:

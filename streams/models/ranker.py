@@ -457,9 +457,9 @@ class SharedPrior:
                 nw = c - lr * (g_l * v + l2 * c)
                 t = nw * 1e4
                 if -_BIG < t < _BIG:
-                    f = math.floor(t)
+                    f = t // 1.0
                     d = t - f
-                    nw = round(nw, 4) if d == 0.5 else (f + 1 if d > 0.5 else f) / 1e4
+                    nw = round(nw, 4) if d == 0.5 else (f + 1.0 if d > 0.5 else f) / 1e4
                 else:
                     nw = round(nw, 4)
                 if nw:

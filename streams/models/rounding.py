@@ -34,13 +34,14 @@ def fast_round(x: float, digits: int) -> float:
     y = x * scale
     if not -_BIG < y < _BIG:  # NaN, infinities, and values with no fraction bits left
         return round(x, digits)
-    # The nearest integer of y without round(): compiled, math.floor is a C call
-    # and round() a call through Python. y - f is exact or, near zero, rounds
-    # monotonically, so it is never on the wrong side of a half; a half, or a
-    # value rounded onto one, goes to round(x, digits).
-    f = math.floor(y)
+    # The nearest integer of y without round() and without an int: compiled,
+    # y // 1.0 is C arithmetic on doubles (math.floor makes a Python int), and it
+    # is floor(y) exactly. y - f is exact or, near zero, rounds monotonically, so
+    # it is never on the wrong side of a half; a half, or a value rounded onto
+    # one, goes to round(x, digits).
+    f = y // 1.0
     d = y - f
     if d == 0.5:
         return round(x, digits)
-    r = f + 1 if d > 0.5 else f
+    r = f + 1.0 if d > 0.5 else f
     return r / scale if r else math.copysign(0.0, x)
