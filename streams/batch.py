@@ -145,9 +145,10 @@ class LearnBatch:
         self.interest = clustering.InterestTracker(self.centroids, k_min=k_min)
         self.lists = lists if lists is not None else listcache.ListCache()
         # learner -> (the bytes last stored, the dict they were packed from), for the
-        # learners of the last few batches: a learner's events come in sessions, so
-        # most live batches touch learners of the batches just before (decoding
-        # was ~4% of a live batch). Oldest first; an entry is taken out by load().
+        # learners of the last few batches: their next batch skips the decode when
+        # their events come close together (bursts, backlogs, quiet workers; how
+        # often is traffic's business: decision 0024). Oldest first; load() takes
+        # an entry out.
         self.decoded: dict[str, tuple[bytes, LearnerState]] = {}
         self.decoded_max = decoded_states
         self.loads = [0, 0, 0]  # kept, decoded, new: counted per batch, not per load
