@@ -44,15 +44,20 @@ from rich.table import Table
 console = Console(width=150)
 
 
-def child(events: int, learners: int, size: int) -> dict[str, float]:
+def child(events: int, learners: int, size: int, warm: int = 0) -> dict[str, float]:
     from loadtests.patches import apply_from_env
 
     apply_from_env()  # first: the pure-python patch must run before streams is imported
     from loadtests.memory import encoded_workload
 
-    batch, profiles, acts, _last_ms = encoded_workload(learners, events, "hb.")
+    batch, profiles, acts, _last_ms = encoded_workload(learners, warm + events, "hb.")
     for i in range(0, len(profiles), size):
         batch.save_states(batch.handle(profiles[i : i + size]))
+    # Learners with a history: the first ``warm`` events run unmeasured.
+    warm_acts, acts = acts[:warm], acts[warm:]
+    for i in range(0, len(warm_acts), size):
+        batch.save_states(batch.handle(warm_acts[i : i + size]))
+    os.getppid()  # marker: under --callgrind the counts are dumped here and start again
     from streams.gctune import tune
     from streams.settings import StreamsSettings
 
@@ -87,11 +92,18 @@ def main(
             "~40x slower; one repeat is enough"
         ),
     ] = False,
+    warm: Annotated[
+        int,
+        typer.Option(
+            help="activity events processed unmeasured first, so the measured ones meet "
+            "learners with a history (as a running worker does)"
+        ),
+    ] = 0,
     child_run: Annotated[bool, typer.Option("--child", hidden=True)] = False,
 ) -> None:
     """Measure and print; see the module docstring."""
     if child_run:
-        print(json.dumps(child(events, learners, batch)))
+        print(json.dumps(child(events, learners, batch, warm)))
         return
     from loadtests.harness import machine_line
     from loadtests.patches import PATCHES
@@ -132,13 +144,15 @@ def main(
             # Counts do not depend on what else runs: all variants at once, one per core.
             with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
                 futures = {
-                    name: pool.submit(run_child, events, learners, batch, p, trees.get(name), True)
+                    name: pool.submit(
+                        run_child, events, learners, batch, p, trees.get(name), True, warm
+                    )
                     for name, p in specs.items()
                 }
                 values = {name: f.result() for name, f in futures.items()}
         else:
             values = {
-                name: run_child(events, learners, batch, p, trees.get(name), False)
+                name: run_child(events, learners, batch, p, trees.get(name), False, warm)
                 for name, p in specs.items()
             }
         for name, value in values.items():
@@ -149,8 +163,8 @@ def main(
         "callgrind, instructions in handle + save_states" if callgrind else f"medians of {repeats}"
     )
     t = Table(
-        title=f"LearnBatch.handle + save_states, {events:,} events, {learners:,} learners, "
-        f"batches of {batch:,}, {how}"
+        title=f"LearnBatch.handle + save_states, {events:,} events after {warm:,} unmeasured, "
+        f"{learners:,} learners, batches of {batch:,}, {how}"
     )
     cols = ("variant", "patches", unit, "events/s per core", "saved", "runs")
     for col in cols if not callgrind else cols[:3] + cols[4:]:
@@ -170,7 +184,13 @@ def main(
 
 
 def run_child(
-    events: int, learners: int, batch: int, patches: str, cwd: str | None, callgrind: bool
+    events: int,
+    learners: int,
+    batch: int,
+    patches: str,
+    cwd: str | None,
+    callgrind: bool,
+    warm: int = 0,
 ) -> float:
     """One fresh process: CPU µs per event, or (``callgrind``) millions of instructions
     per event executed inside ``handle`` and ``save_states``."""
@@ -179,6 +199,7 @@ def run_child(
         env["PYTHONPATH"] = cwd  # its streams/ and learnpulse/, not this tree's
     cmd = [sys.executable, "-m", "loadtests.handle_bench", "--child"]
     cmd += ["--events", str(events), "--learners", str(learners), "--batch", str(batch)]
+    cmd += ["--warm", str(warm)]
     if not callgrind:
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True, cwd=cwd)
         return float(json.loads(out.stdout.strip().splitlines()[-1])["cpu_us"])
@@ -188,14 +209,16 @@ def run_child(
     env["PYTHONHASHSEED"] = "0"
     with tempfile.TemporaryDirectory() as tmp:
         vg = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/cg.out"]
-        vg += ["--collect-atstart=no"]
+        # The child calls os.getppid() once, between the warm-up and the measured
+        # events: the counts so far go to cg.out.1, the measured ones to cg.out.
+        vg += ["--collect-atstart=no", "--dump-before=os_getppid"]
         vg += [
             f"--toggle-collect=CPyPy_batch___LearnBatch___{f}" for f in ("handle", "save_states")
         ]
         out = subprocess.run(vg + cmd, env=env, capture_output=True, text=True, cwd=cwd)
     if out.returncode != 0:
         raise RuntimeError(f"valgrind run failed: {out.stderr[-2000:]}")
-    m = re.search(r"Collected : (\d+)", out.stderr)
+        m = re.search(r"^totals: (\d+)", Path(f"{tmp}/cg.out").read_text(), re.M)
     if m is None or int(m.group(1)) == 0:
         # Nothing counted: the compiled modules are not built in that tree (pure
         # Python has no such C functions to count in).
