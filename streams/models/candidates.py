@@ -191,14 +191,14 @@ class CatalogIndex:
         return out
 
 
-def _shares(weights: Mapping[str, float] | None) -> dict[str, float]:
+def _shares(weights: dict[str, float] | None) -> dict[str, float]:
     if not weights:
         return {}
     total = sum(weights.values())
     return {t: w / total for t, w in weights.items()} if total > 0 else {}
 
 
-def _share(weights: Mapping[str, float], key: str) -> float:
+def _share(weights: dict[str, float], key: str) -> float:
     """``_shares(weights).get(key, 0.0)`` without the other shares."""
     w = weights.get(key)
     if w is None:
@@ -259,8 +259,8 @@ class Context:
 
     def __init__(
         self,
-        state: Mapping[str, Any],
-        profile: Mapping[str, Any],
+        state: dict[str, Any],
+        profile: dict[str, Any],
         learner_id: str,
         index: CatalogIndex,
         popularity: Popularity,
@@ -277,22 +277,24 @@ class Context:
         self.index = index
         self.pop = popularity
         self.now = now_ms
-        self.done: Mapping[str, Any] = state.get("done") or {}
-        self.prog: Mapping[str, Any] = state.get("prog") or {}
-        sec = state.get("ranker") or {}
-        self.section: Mapping[str, Any] = sec
-        self.imp: Mapping[str, int] = sec.get("imp") or {}
-        self.dis: Mapping[str, int] = sec.get("dis") or {}
-        self.quiz: Mapping[str, list[Any]] = sec.get("q") or {}
+        # dict types, not Mapping: compiled, a dict's get() is a direct C lookup where a
+        # Mapping's is a generic method call (state and profile are decoded JSON).
+        self.done: dict[str, Any] = state.get("done") or {}
+        self.prog: dict[str, Any] = state.get("prog") or {}
+        sec: dict[str, Any] = state.get("ranker") or {}
+        self.section: dict[str, Any] = sec
+        self.imp: dict[str, int] = sec.get("imp") or {}
+        self.dis: dict[str, int] = sec.get("dis") or {}
+        self.quiz: dict[str, list[Any]] = sec.get("q") or {}
         # Topic affinities as shares, computed when first read (observe reads one topic).
-        self._af: Mapping[str, float] = sec.get("af") or {}
-        self._as: Mapping[str, float] = sec.get("as") or {}
+        self._af: dict[str, float] = sec.get("af") or {}
+        self._as: dict[str, float] = sec.get("as") or {}
         self._aff_fast: dict[str, float] | None = None
         self._aff_slow: dict[str, float] | None = None
         self.last_topic: str = sec.get("lt", "")
         self.interests = frozenset(profile.get("interests") or ())
         self.goals = frozenset(profile.get("goals") or ())
-        self.self_rated: Mapping[str, float] = profile.get("self_assessed_skills") or {}
+        self.self_rated: dict[str, float] = profile.get("self_assessed_skills") or {}
         self.seniority = int(profile.get("level") or 1)
         # A learner who opted out of peer features gets no peer signals (issue 6).
         self.peer_opt_out = bool(profile.get("peer_features_opt_out"))
@@ -409,7 +411,7 @@ class Context:
             hit = self._topic[topic] = self.pop.raw(topic_key(topic))
         return hit
 
-    def team_finishers(self) -> Mapping[str, int]:
+    def team_finishers(self) -> dict[str, int]:
         """Content -> peers who finished it, only where at least ``K_MIN`` are behind a
         count (k-anonymity); ``peer_scope`` says whether the count is the team's or
         the interest cluster's (given ``peers=`` counts are the cluster's)."""

@@ -186,6 +186,11 @@ class SkillModel:
         self.difficulty: dict[str, float] = {}  # Elo difficulty per skill (shared)
         self.n_learned = 0
         self._learner: _Learner = self._make_learner({}, {})
+        # mastery() of the section learned last, per skill, until the next learn():
+        # the skill view and the ranker's cache both ask for the skills just practised.
+        self._memo_section: Section | None = None
+        self._memo_n = -1
+        self._memo: dict[str, float] = {}
 
     def _make_learner(self, w: dict[str, float], g2: dict[str, float]) -> _Learner:
         if self.engine == "river":
@@ -268,8 +273,17 @@ class SkillModel:
         return p
 
     def mastery(self, section: Section, skill: str) -> float:
-        """Learner-facing mastery of ``skill`` in [0, 1]: P(correct) on it now."""
-        return self.predict(section, [skill])
+        """Learner-facing mastery of ``skill`` in [0, 1]: P(correct) on it now.
+
+        Remembered for the section last passed in until any ``learn`` (the only
+        thing that changes a section or the weights), so asking twice costs once.
+        """
+        if section is not self._memo_section or self.n_learned != self._memo_n:
+            self._memo_section, self._memo_n, self._memo = section, self.n_learned, {}
+        v = self._memo.get(skill)
+        if v is None:
+            v = self._memo[skill] = self.predict(section, [skill])
+        return v
 
     def skills(self, section: Section) -> dict[str, float]:
         """Mastery of every skill the section remembers, most recently practised last."""

@@ -136,15 +136,14 @@ def features(info: ItemInfo | None, ctx: Context, cid: str | None = None) -> Fea
     part = ctx._topic_part.get(info.topic) or ctx.topic_part(info.topic)
     x.update(part[0])
     total = part[2]
-    log = math.log
-    x["ltp"] = log(part[1].get(cid, 0.0) / total + POP_EPS) if total else LOG_POP_EPS
+    x["ltp"] = math.log(part[1].get(cid, 0.0) / total + POP_EPS) if total else LOG_POP_EPS
     total = ctx.seg_total
-    x["lsp"] = log(ctx.seg_counts.get(cid, 0.0) / total + POP_EPS) if total else LOG_POP_EPS
+    x["lsp"] = math.log(ctx.seg_counts.get(cid, 0.0) / total + POP_EPS) if total else LOG_POP_EPS
     total = ctx.all_total
-    x["lap"] = log(ctx.all_counts.get(cid, 0.0) / total + POP_EPS) if total else LOG_POP_EPS
+    x["lap"] = math.log(ctx.all_counts.get(cid, 0.0) / total + POP_EPS) if total else LOG_POP_EPS
     total = ctx.clu_total
     if total:
-        x["lcp"] = log(ctx.clu_counts.get(cid, 0.0) / total + POP_EPS)
+        x["lcp"] = math.log(ctx.clu_counts.get(cid, 0.0) / total + POP_EPS)
     team = ctx._team if ctx._team is not None else ctx.team_finishers()
     if team:
         peers = team.get(cid)
@@ -175,18 +174,22 @@ def scores(
     the terms are added in :func:`features`' key order so every score is
     bit-identical to the dict version (``tests/unit/test_recommend.py`` checks it).
     """
-    get = w.get
-    wb, wdur = get("b", 0.0), get("dur", 0.0)
+    # Compiled, w.get(...) and math.log(...) written out are direct C calls; kept
+    # in locals (the pure-Python habit) they would be generic calls.
+    wb, wdur = w.get("b", 0.0), w.get("dur", 0.0)
     wpath, wdue, wprog, wprogf = (
-        get("path", 0.0),
-        get("due", 0.0),
-        get("prog", 0.0),
-        get("progf", 0.0),
+        w.get("path", 0.0),
+        w.get("due", 0.0),
+        w.get("prog", 0.0),
+        w.get("progf", 0.0),
     )
-    wgoal, wgap, wlvl = get("goal", 0.0), get("gap", 0.0), get("lvl", 0.0)
-    wlaf, wlas, wpint, wlast = get("laf", 0.0), get("las", 0.0), get("pint", 0.0), get("last", 0.0)
-    wltp, wlsp, wlap, wlcp = get("ltp", 0.0), get("lsp", 0.0), get("lap", 0.0), get("lcp", 0.0)
-    wpeer, wnew, wimp, wdis = get("peer", 0.0), get("new", 0.0), get("imp", 0.0), get("dis", 0.0)
+    wgoal, wgap, wlvl = w.get("goal", 0.0), w.get("gap", 0.0), w.get("lvl", 0.0)
+    wlaf, wlas = w.get("laf", 0.0), w.get("las", 0.0)
+    wpint, wlast = w.get("pint", 0.0), w.get("last", 0.0)
+    wltp, wlsp = w.get("ltp", 0.0), w.get("lsp", 0.0)
+    wlap, wlcp = w.get("lap", 0.0), w.get("lcp", 0.0)
+    wpeer, wnew = w.get("peer", 0.0), w.get("new", 0.0)
+    wimp, wdis = w.get("imp", 0.0), w.get("dis", 0.0)
     now = ctx.now
     path_next, prog, gaps = ctx.path_next, ctx.prog, ctx.gaps
     seg_counts, seg_total = ctx.seg_counts, ctx.seg_total
@@ -194,8 +197,7 @@ def scores(
     clu_counts, clu_total = ctx.clu_counts, ctx.clu_total
     team = ctx.team_finishers()
     imp, dis = ctx.imp, ctx.dis
-    want_get, want_level = ctx._want.get, ctx.want_level
-    log = math.log
+    want = ctx._want
     fresh_ms = FRESH_DAYS * DAY_MS
     # Log shares are shared by all learners ranked between two count changes.
     pop = ctx.pop
@@ -215,11 +217,11 @@ def scores(
             out.append(s)
             continue
         s = wb
-        s += get(info.fkey, 0.0)
+        s += w.get(info.fkey, 0.0)
         s += wdur * info.dur
         topic = info.topic
         if topic:
-            s += get(info.tkey, 0.0)
+            s += w.get(info.tkey, 0.0)
         pn = path_next.get(cid)
         if pn is not None:
             s += wpath
@@ -245,10 +247,10 @@ def scores(
                 s += wgoal
             if gap:
                 s += wgap * gap
-            want = want_get(skills[0])
-            if want is None:
-                want = want_level(skills[0])
-            s += wlvl * (abs(info.level - want) / 4)
+            lvl = want.get(skills[0])
+            if lvl is None:
+                lvl = ctx.want_level(skills[0])
+            s += wlvl * (abs(info.level - lvl) / 4)
         tp = by_topic.get(topic)
         if tp is None:
             f, counts, total = ctx.topic_part(topic)
@@ -265,28 +267,28 @@ def scores(
         if total:
             v = tp[3].get(cid)
             if v is None:
-                v = tp[3][cid] = log(tp[1].get(cid, 0.0) / total + POP_EPS)
+                v = tp[3][cid] = math.log(tp[1].get(cid, 0.0) / total + POP_EPS)
             s += wltp * v
         else:
             s += wltp * LOG_POP_EPS
         if seg_logs is not None:
             v = seg_logs.get(cid)
             if v is None:
-                v = seg_logs[cid] = log(seg_counts.get(cid, 0.0) / seg_total + POP_EPS)
+                v = seg_logs[cid] = math.log(seg_counts.get(cid, 0.0) / seg_total + POP_EPS)
             s += wlsp * v
         else:
             s += wlsp * LOG_POP_EPS
         if all_logs is not None:
             v = all_logs.get(cid)
             if v is None:
-                v = all_logs[cid] = log(all_counts.get(cid, 0.0) / all_total + POP_EPS)
+                v = all_logs[cid] = math.log(all_counts.get(cid, 0.0) / all_total + POP_EPS)
             s += wlap * v
         else:
             s += wlap * LOG_POP_EPS
         if clu_total:
             v = clu_logs.get(cid)
             if v is None:
-                v = clu_logs[cid] = log(clu_counts.get(cid, 0.0) / clu_total + POP_EPS)
+                v = clu_logs[cid] = math.log(clu_counts.get(cid, 0.0) / clu_total + POP_EPS)
             s += wlcp * v
         if team:
             n = team.get(cid)
@@ -410,8 +412,9 @@ class SharedPrior:
         seg = self.segments.get(segment)
         if seg is None:
             seg = self.segments[segment] = Logit(None, self.segment_lr, self.segment_l2)
+        # Compiled, gw.get(k, 0.0) on a dict is a direct C lookup; a bound method kept
+        # in a local (the pure-Python habit) would be a generic call each time.
         gw, sw = self.globe.weights, seg.weights
-        ggt, sgt = gw.get, sw.get
         lr_g, l2_g = self.globe.lr, self.globe.l2
         lr_s, l2_s = seg.lr, seg.l2
         # A missing weight adds 0.0 * v, which leaves a sum starting at 0.0 unchanged.
@@ -421,8 +424,8 @@ class SharedPrior:
         if section is None:
             rows2 = []
             for k, v in x.items():
-                a = ggt(k, 0.0)
-                b = sgt(k, 0.0)
+                a = gw.get(k, 0.0)
+                b = sw.get(k, 0.0)
                 dg += a * v
                 ds += b * v
                 rows2.append((k, v, a, b))
@@ -434,12 +437,11 @@ class SharedPrior:
                 sw[k] = b - lr_s * (g_s * v + l2_s * b)
         else:
             lw: dict[str, float] = section.setdefault("w", {})
-            lgt = lw.get
             rows3 = []
             for k, v in x.items():
-                a = ggt(k, 0.0)
-                b = sgt(k, 0.0)
-                c = lgt(k, 0.0)
+                a = gw.get(k, 0.0)
+                b = sw.get(k, 0.0)
+                c = lw.get(k, 0.0)
                 dg += a * v
                 ds += b * v
                 dl += c * v

@@ -217,10 +217,10 @@ class Recommender:
 
     def context(
         self,
-        state: Mapping[str, Any],
+        state: dict[str, Any],
         learner_id: str,
         now_ms: int,
-        profile: Mapping[str, Any] | None = None,
+        profile: dict[str, Any] | None = None,
         paths: Any = None,
         role_skills: Mapping[str, float] | None = None,
         cluster: str | int | None = None,
@@ -247,7 +247,7 @@ class Recommender:
 
     # -- learning ----------------------------------------------------------------------
     def observe(
-        self, state: LearnerState, event: Mapping[str, Any], cluster: str | int | None = None
+        self, state: LearnerState, event: dict[str, Any], cluster: str | int | None = None
     ) -> bool:
         """Learn from one applied event (call before ``learner.apply_activity``).
 
@@ -261,7 +261,7 @@ class Recommender:
         verb = event["verb"]
         t = int(event["occurred_at_ms"])
         cid = event.get("object_id") or ""
-        result = event.get("result") or {}
+        result: dict[str, Any] = event.get("result") or {}
         idx = self.index()
         info = idx.items.get(cid)
         if self.skill_model is not None and (
@@ -322,16 +322,18 @@ class Recommender:
         learner_sec = sec if self.personal else None
         lr, l2 = self.learner_lr, self.learner_l2
         taken = 0
-        n_items, draw, eligible = len(items), rng.randrange, ctx.eligible
-        learn, segment, weight = self.prior.learn_all, ctx.segment, self.negative_weight
+        # Methods called as written, not kept in locals: compiled, that is a direct
+        # C call rather than a generic one through a bound-method object.
+        n_items, prior = len(items), self.prior
+        segment, weight = ctx.segment, self.negative_weight
         for _ in range(4 * self.negatives):
-            other = items[draw(n_items)]
+            other = items[rng.randrange(n_items)]
             if other == cid:
                 continue
-            info = eligible(other)
+            info = ctx.eligible(other)
             if info is None:
                 continue
-            learn(segment, features(info, ctx), 0.0, weight, learner_sec, lr, l2)
+            prior.learn_all(segment, features(info, ctx), 0.0, weight, learner_sec, lr, l2)
             taken += 1
             if taken == self.negatives:
                 break
@@ -379,7 +381,7 @@ class Recommender:
     def recommend(
         self,
         state: LearnerState,
-        profile: Mapping[str, Any] | None = None,
+        profile: dict[str, Any] | None = None,
         paths: Any = None,
         role_skills: Mapping[str, float] | None = None,
         now_ms: int | None = None,

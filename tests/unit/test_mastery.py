@@ -158,3 +158,27 @@ def test_unknown_engine_is_refused() -> None:
 
 def test_doctests() -> None:
     assert doctest.testmod(mastery).failed == 0
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_remembered_mastery_is_what_a_fresh_prediction_gives(engine: str) -> None:
+    # mastery() remembers its answers for the section it was last asked about,
+    # until the next learn(): interleaved learners, skills and repeats must all
+    # give exactly the prediction made from scratch.
+    model = SkillModel(engine=engine)  # type: ignore[arg-type]
+    _warm(model, learners=10)
+    rng = random.Random(3)
+    sections: list[dict] = [{} for _ in range(4)]
+    seen = set()
+    for i in range(300):
+        section = rng.choice(sections)
+        if rng.random() < 0.4:
+            model.learn(section, [rng.choice("abcde")], rng.random() < 0.6, i * MIN)
+        skill = rng.choice("abcdez")
+        got = model.mastery(section, skill)
+        assert got == model.predict(section, [skill])
+        assert model.mastery(section, skill) == got  # asked again: the same, remembered
+        # an equal copy is another section: computed again, and equal
+        assert model.mastery(copy.deepcopy(section), skill) == got
+        seen.add(round(got, 6))
+    assert len(seen) > 20  # the sequence really moved the estimates
