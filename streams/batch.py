@@ -223,7 +223,7 @@ class LearnBatch:
             # Mastery first (the ranker reads it), then the ranker and interests
             # learn from what the learner saw before acting on it.
             self.skills.observe(state, rec, self.ref.catalog)
-            profile = state.get("profile") or {}
+            profile: dict[str, Any] = state.get("profile") or {}
             paths = self._paths(paths_memo, learner_id, profile.get("team_id", ""))
             self.interest.observe(learner_id, state, rec, self.ref.catalog, paths)
             cid = rec.get("object_id") or ""
@@ -342,7 +342,7 @@ class LearnBatch:
     ) -> None:
         """Render the learner's Redis values, and rank again (with an audit record)
         unless only the progress of items on their cached list moved."""
-        profile = state.get("profile") or {}
+        profile: dict[str, Any] = state.get("profile") or {}
         team = profile.get("team_id", "")
         social = self.interest.finish(learner_id, state, self.ref.catalog, paths)
         cluster, peer_counts = clustering.recommender_inputs(

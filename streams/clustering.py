@@ -226,18 +226,18 @@ class InterestTracker:
         self,
         learner_id: str,
         state: dict[str, Any],
-        event: Mapping[str, Any],
+        event: dict[str, Any],
         catalog: Mapping[str, Mapping[str, Any]],
         paths: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         """Interest evidence and peer signals of one applied event."""
-        sec = state.setdefault("interest", {})
+        sec: dict[str, Any] = state.setdefault("interest", {})
         item = interest.item_of(event, catalog)
         on_paths = _path_items(paths).get(event.get("object_id") or "", [])
         w = interest.observe(sec, event, item, assigned=bool(on_paths))
         if w > 0:
             self._evidence[learner_id] = self._evidence.get(learner_id, 0.0) + w
-        profile = state.get("profile") or {}
+        profile: dict[str, Any] = state.get("profile") or {}
         if peers.opted_out(profile):
             return
         kind = peers.signal(state, event)
@@ -258,11 +258,11 @@ class InterestTracker:
                 self.batch.buddy.append({"l": learner_id, "c": cluster, "p": pid, "t": t})
 
     def profile_changed(
-        self, learner_id: str, state: dict[str, Any], before: Mapping[str, Any]
+        self, learner_id: str, state: dict[str, Any], before: dict[str, Any]
     ) -> None:
         """Withdraw a learner who just opted out; unlist one who stopped opting in."""
-        sec = state.setdefault("interest", {})
-        profile = state.get("profile") or {}
+        sec: dict[str, Any] = state.setdefault("interest", {})
+        profile: dict[str, Any] = state.get("profile") or {}
         if peers.opted_out(profile) and not peers.opted_out(before):
             for k, cid, t, kind in peers.withdraw(sec, profile.get("team_id") or ""):
                 self.batch.peer.append({"k": k, "i": cid, "t": t, "s": kind, "n": -1})
@@ -285,8 +285,8 @@ class InterestTracker:
         and the peer counts are also the recommender's ``cluster=`` and
         ``peers=`` inputs (see :func:`recommender_inputs`).
         """
-        sec = state.setdefault("interest", {})
-        profile = state.get("profile") or {}
+        sec: dict[str, Any] = state.setdefault("interest", {})
+        profile: dict[str, Any] = state.get("profile") or {}
         evidence = self._evidence.pop(learner_id, 0.0)
         if peers.opted_out(profile):
             return {"cluster": None, "peers": {"opted_out": True}}
@@ -340,7 +340,7 @@ class InterestTracker:
 
 
 def recommender_inputs(
-    section: Mapping[str, Any],
+    section: dict[str, Any],
     cache: CentroidCache,
     k_min: int = K_MIN,
     done: Mapping[str, Any] | None = None,
@@ -352,8 +352,8 @@ def recommender_inputs(
 
 
 def social_line(
-    section: Mapping[str, Any],
-    profile: Mapping[str, Any],
+    section: dict[str, Any],
+    profile: dict[str, Any],
     cache: CentroidCache,
     content_id: str,
     k_min: int = K_MIN,

@@ -54,8 +54,9 @@ def observe(models: EngagementModels, state: LearnerState, ev: dict[str, Any]) -
         return
     if verb in ("impression", "clicked", "dismissed"):
         return  # front-end feedback on recommendations is not learning activity
-    result = ev.get("result") or {}
-    tz = (state.get("profile") or {}).get("time_zone") or "UTC"
+    result: dict[str, Any] = ev.get("result") or {}
+    profile: dict[str, Any] = state.get("profile") or {}
+    tz = profile.get("time_zone") or "UTC"
     rhythm.observe(
         state["rhythm"],
         t,
@@ -68,7 +69,11 @@ def observe(models: EngagementModels, state: LearnerState, ev: dict[str, Any]) -
     )
     if nudge_policy.on_activity(state["nudge"], t, models.bandit, models.config):
         NUDGE_OUTCOMES.labels("returned").inc()
-    state["rhythm"].pop("ck", None)  # calibrator checkpoints of states before decision 0013
+    # Calibrator checkpoints of states before decision 0013. ``in`` and ``del``, not
+    # pop(k, None): compiled, those are direct C calls and pop is a generic one.
+    rh: dict[str, Any] = state["rhythm"]
+    if "ck" in rh:
+        del rh["ck"]
 
 
 def risk_and_due(models: EngagementModels, state: LearnerState, now_ms: int) -> tuple[float, int]:
@@ -92,7 +97,7 @@ def decide(
     """A silence timer fired (or a retry is due): what to do about this learner."""
     section = state["rhythm"]
     risk, _due = risk_and_due(models, state, now_ms)
-    profile = state.get("profile") or {}
+    profile: dict[str, Any] = state.get("profile") or {}
     deadlines = nudge_policy.upcoming_deadlines(
         paths,
         learner_id=learner_id,
@@ -123,7 +128,7 @@ def next_check_ms(
     """When to look at this learner next if nothing arrives: their silence due time,
     or earlier when an assigned path item comes within ``deadline_days`` of its due date."""
     _risk, due = risk_and_due(models, state, state["last_ms"])
-    profile = state.get("profile") or {}
+    profile: dict[str, Any] = state.get("profile") or {}
     upcoming = nudge_policy.upcoming_deadlines(
         paths,
         learner_id=learner_id,

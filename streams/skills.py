@@ -32,7 +32,7 @@ class SkillTracker:
         """Learn from a graded attempt; returns the prediction made before it, else None."""
         if ev["verb"] not in GRADED_VERBS:
             return None
-        result = ev.get("result") or {}
+        result: dict[str, Any] = ev.get("result") or {}
         success, score = result.get("success"), result.get("score_scaled")
         if success is None and score is None:
             return None
@@ -48,7 +48,8 @@ class SkillTracker:
         # recomputing every skill's mastery per rendered state cost ~100-270 us.
         view: dict[str, float] = state.setdefault("skv", {})
         for skill in skills:
-            view.pop(skill, None)
+            if skill in view:  # re-inserted last: dict order is recency order
+                del view[skill]
             view[skill] = fast_round(self.model.mastery(state["mastery"], skill), 3)
         while len(view) > VIEW_MAX:
             del view[next(iter(view))]

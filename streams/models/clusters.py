@@ -396,6 +396,6 @@ def _move(mem: dict[str, Any], cid: str, t_ms: int, first: bool = False) -> None
     mem.pop("e", None)
 
 
-def membership(section: Mapping[str, Any]) -> str | None:
+def membership(section: dict[str, Any]) -> str | None:
     """The learner's current cluster id (None before the first assignment)."""
     return (section.get("clu") or {}).get("id")

@@ -81,7 +81,7 @@ Vector = dict[str, float]
 Section = dict[str, Any]
 
 
-def depth(event: Mapping[str, Any]) -> float:
+def depth(event: dict[str, Any]) -> float:
     """Weight one event adds to its item's features (negative for a poor rating).
 
     >>> depth({"verb": "viewed"}) < depth({"verb": "started"}) < depth({"verb": "progressed"})
@@ -94,7 +94,7 @@ def depth(event: Mapping[str, Any]) -> float:
     -0.4
     """
     verb = event.get("verb", "")
-    result = event.get("result") or {}
+    result: dict[str, Any] = event.get("result") or {}
     if verb in GRADED:
         score = result.get("score_scaled")
         s = 0.5 if score is None else max(0.0, min(1.0, float(score)))
@@ -145,7 +145,7 @@ def features(item: Mapping[str, Any]) -> Vector:
 
 def observe(
     section: Section,
-    event: Mapping[str, Any],
+    event: dict[str, Any],
     item: Mapping[str, Any] | None,
     assigned: bool = False,
 ) -> float:

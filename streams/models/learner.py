@@ -106,7 +106,7 @@ def apply_activity(state: LearnerState, ev: dict[str, Any]) -> None:
     obj = ev["object_id"]
     if verb in FEEDBACK_VERBS and verb != "rated":
         return
-    result = ev.get("result") or {}
+    result: dict[str, Any] = ev.get("result") or {}
     if obj:
         if verb in COMPLETING or result.get("completion") is True:
             state["prog"].pop(obj, None)

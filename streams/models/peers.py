@@ -68,7 +68,7 @@ COMPLETING = frozenset({"completed", "passed", "mastered"})
 STARTING = frozenset({"started", "launched", "viewed"})
 
 
-def opted_out(profile: Mapping[str, Any]) -> bool:
+def opted_out(profile: dict[str, Any]) -> bool:
     """The learner switched peer features off (no signals, never counted or named).
 
     Read from ``peer_features_opt_out`` (not yet in the profile schema: see
@@ -77,12 +77,12 @@ def opted_out(profile: Mapping[str, Any]) -> bool:
     return bool(profile.get("peer_features_opt_out"))
 
 
-def may_be_named(profile: Mapping[str, Any]) -> bool:
+def may_be_named(profile: dict[str, Any]) -> bool:
     """Opted in to being named to peers (and so may see named peers)."""
     return bool(profile.get("peer_features_opt_in")) and not opted_out(profile)
 
 
-def signal(state: Mapping[str, Any], event: Mapping[str, Any]) -> Kind | None:
+def signal(state: dict[str, Any], event: dict[str, Any]) -> Kind | None:
     """What an activity event contributes to peer counts: a first start, a first finish.
 
     Call **before** ``learner.apply_activity`` (it reads whether the item was
@@ -99,7 +99,7 @@ def signal(state: Mapping[str, Any], event: Mapping[str, Any]) -> Kind | None:
     if cid in done:
         return None
     verb = event.get("verb", "")
-    result = event.get("result") or {}
+    result: dict[str, Any] = event.get("result") or {}
     if verb in COMPLETING or result.get("completion") is True:
         return "done"
     if verb in STARTING and cid not in (state.get("prog") or {}):
@@ -352,7 +352,7 @@ class PeerView:
         ][:n]
 
     def buddies(
-        self, learner_id: str, profile: Mapping[str, Any], path_ids: Iterable[str], n: int = 3
+        self, learner_id: str, profile: dict[str, Any], path_ids: Iterable[str], n: int = 3
     ) -> list[dict[str, str]]:
         """Opted-in learners of the same cluster on the same paths (only for an opted-in viewer)."""
         if not may_be_named(profile):

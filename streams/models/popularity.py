@@ -41,7 +41,7 @@ ALL = "all"
 _REBASE_AT = 1e9  # frame factor above which counts are rescaled (far from float limits)
 
 
-def segment_key(profile: Mapping[str, Any]) -> str:
+def segment_key(profile: dict[str, Any]) -> str:
     """Segment of a learner: department x manager or individual contributor.
 
     >>> segment_key({"department": "sales", "is_manager": True})

@@ -165,7 +165,7 @@ def features(info: ItemInfo | None, ctx: Context, cid: str | None = None) -> Fea
 
 
 def scores(
-    infos: list[tuple[str, ItemInfo | None]], ctx: Context, w: Mapping[str, float]
+    infos: list[tuple[str, ItemInfo | None]], ctx: Context, w: dict[str, float]
 ) -> list[float]:
     """``dot(w, features(info, ctx, cid))`` for each ``(cid, info)``, without the dicts.
 

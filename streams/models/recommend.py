@@ -284,7 +284,7 @@ class Recommender:
             return changed or verb in FEEDBACK
         y, weight, choice, completion = label
         learner_id = event["learner_id"]
-        profile = state.get("profile") or {}
+        profile: dict[str, Any] = state.get("profile") or {}
         ctx = self.context(state, learner_id, t, profile, cluster=cluster)
         learner_sec = sec if self.personal else None
         lr, l2 = self.learner_lr, self.learner_l2
@@ -502,7 +502,8 @@ def _refresh_mastery(
 ) -> None:
     m: dict[str, float] = sec.setdefault("m", {})
     for s in skills:
-        m.pop(s, None)  # re-insert: dict order is recency, oldest dropped first
+        if s in m:  # re-insert: dict order is recency, oldest dropped first
+            del m[s]
         m[s] = fast_round(float(model.mastery(section, s)), 3)
     while len(m) > MAX_MASTERY:
         del m[next(iter(m))]
