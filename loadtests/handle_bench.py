@@ -42,14 +42,15 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console(width=150)
-FIXED_NOW = 1_790_000_000.0  # as loadtests.outputs_digest
 
 
 def child(events: int, learners: int, size: int, warm: int = 0) -> dict[str, float]:
-    # A fixed wall clock (the workload's time shift and the batch's clock read it):
-    # otherwise what is "new" or "due", and so how often lists are ranked, moves
-    # with the hour the run starts, and two trees would not process the same events.
-    time.time = lambda: FIXED_NOW
+    # A deterministic wall clock: otherwise what is "new" or "due", and so the work,
+    # moves with the hour the run starts, and two trees would not process the
+    # same events.
+    from loadtests.outputs_digest import fix_clock
+
+    fix_clock()
     from loadtests.patches import apply_from_env
 
     apply_from_env()  # first: the pure-python patch must run before streams is imported

@@ -9,8 +9,9 @@ the two lines. It hashes, batch by batch, the Redis values (sorted by key),
 the records for Kafka (audit, changelog, shared-model updates), the published
 messages, nudges, silence timers, dead letters and the packed learner states.
 
-The wall clock is fixed before anything reads it (the workload's time shift and
-the batch's clock both do), and string hashing must be fixed too, so set
+The wall clock is made deterministic before anything reads it (the workload's
+time shift and the batch's clock both do; :func:`fix_clock`), and string hashing
+must be fixed too, so set
 ``PYTHONHASHSEED=0``: the same tree then prints the same digest on every run.
 Prints the path of the ``streams`` package it ran, so a wrong PYTHONPATH shows.
 """
@@ -18,6 +19,7 @@ Prints the path of the ``streams`` package it ran, so a wrong PYTHONPATH shows.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import sys
 import time
@@ -26,6 +28,17 @@ from typing import Annotated
 import typer
 
 FIXED_NOW = 1_790_000_000.0  # 2026-09-21 UTC: any fixed instant will do
+
+
+def fix_clock(step_s: float = 0.025) -> None:
+    """Make ``time.time`` deterministic: FIXED_NOW, advancing ``step_s`` per reading.
+
+    Call before the workload and the batch are imported (they bind it). The batch
+    reads it once per ``handle()``, so what is memoised per "now" lasts one batch,
+    as in a worker.
+    """
+    readings = itertools.count()
+    time.time = lambda: FIXED_NOW + step_s * next(readings)
 
 
 def digest(learners: int, events: int, size: int) -> tuple[str, int]:
@@ -58,7 +71,7 @@ def main(
     """Print the digest; see the module docstring."""
     if os.environ.get("PYTHONHASHSEED") != "0":
         raise typer.BadParameter("set PYTHONHASHSEED=0: set and dict orders must repeat")
-    time.time = lambda: FIXED_NOW  # before the workload and the batch bind it
+    fix_clock()
     hexdigest, batches = digest(learners, events, batch)
     import streams.batch
 

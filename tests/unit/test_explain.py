@@ -163,3 +163,52 @@ def test_recommended_items_match_the_schema_and_carry_their_evidence() -> None:
         ]
         == items
     )
+
+
+def _when_due_reference(due_ms: int, now_ms: int, tz: str) -> str:
+    """when_due as first written: both instants converted on every call."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        zone = ZoneInfo(tz or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    due = datetime.fromtimestamp(due_ms / 1000, zone)
+    today = datetime.fromtimestamp(now_ms / 1000, zone)
+    days = (due.date() - today.date()).days
+    if days == 0:
+        return "due today"
+    if days == 1:
+        return "due tomorrow"
+    weekdays = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+    if 1 < days < 7:
+        return f"due {weekdays[due.weekday()]}"
+    if -7 < days < 0:
+        return f"overdue since {weekdays[due.weekday()]}"
+    months = ("January", "February", "March", "April", "May", "June", "July", "August")
+    months += ("September", "October", "November", "December")
+    date = f"{due.day} {months[due.month - 1]}"
+    return f"overdue since {date}" if days < 0 else f"due {date}"
+
+
+def test_when_due_with_remembered_local_dates_matches_converting_every_time() -> None:
+    # The local dates of instants are remembered: the sentences must be those of
+    # converting both instants every time, across zones, daylight-saving changes
+    # (2025-03-30 and 2025-10-26 in Berlin, 2025-03-09 in New York) and midnight.
+    import random
+
+    from streams.models.explain import when_due
+
+    rng = random.Random(11)
+    zones = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kathmandu", "Pacific/Chatham"]
+    zones += ["Australia/Lord_Howe", "Not/AZone", ""]
+    start = 1_735_689_600_000  # 2025-01-01 00:00 UTC
+    nows = [start + rng.randrange(365 * 86_400_000) for _ in range(60)]
+    nows += [1_743_296_400_000 + d for d in (-1, 0, 1, 3_600_000)]  # Berlin DST start
+    for now in nows:
+        for tz in zones:
+            for _ in range(12):
+                due = now + rng.randrange(-20 * 86_400_000, 40 * 86_400_000)
+                assert when_due(due, now, tz) == _when_due_reference(due, now, tz)
+                assert when_due(due, now, tz) == _when_due_reference(due, now, tz)  # cached
