@@ -580,7 +580,7 @@ def from_gaps(ctx: Context, pool: Pool, max_skills: int = 4, per_skill: int = 2)
     n = 0
     cap = CAPS["gap"]
     role = ctx.profile.get("role", "")
-    by_skill_level, eligible = ctx.index.by_skill_level, ctx.eligible
+    by_skill_level = ctx.index.by_skill_level
     for i, (skill, (_gap, why, target)) in enumerate(ctx.gaps.items()):
         if i >= max_skills:
             break
@@ -590,7 +590,7 @@ def from_gaps(ctx: Context, pool: Pool, max_skills: int = 4, per_skill: int = 2)
         for cid in by_skill_level.get(skill, {}).get(desired_level(m), ()):
             if taken >= per_skill or n >= cap:
                 break
-            info = eligible(cid)
+            info = ctx.eligible(cid)
             if info is not None:
                 _add(pool, cid, info, "gap", ev)
                 taken += 1
@@ -603,9 +603,8 @@ def _from_top(
     n = 0
     if cap <= 0:
         return n
-    eligible = ctx.eligible
     for cid in ctx.pop.top_ids(key)[:scan]:
-        info = eligible(cid)
+        info = ctx.eligible(cid)
         if info is not None:
             cand = pool.get(cid)
             if cand is None:

@@ -398,4 +398,5 @@ def _move(mem: dict[str, Any], cid: str, t_ms: int, first: bool = False) -> None
 
 def membership(section: dict[str, Any]) -> str | None:
     """The learner's current cluster id (None before the first assignment)."""
-    return (section.get("clu") or {}).get("id")
+    clu: dict[str, Any] = section.get("clu") or {}
+    return clu.get("id")

@@ -223,7 +223,7 @@ def _bound(section: Section, weights: dict[str, float]) -> None:
         drop -= 1
 
 
-def mass(section: Mapping[str, Any], now_ms: int) -> float:
+def mass(section: dict[str, Any], now_ms: int) -> float:
     """Decayed evidence mass at ``now_ms``."""
     ref = section.get("r")
     if ref is None:
@@ -231,7 +231,7 @@ def mass(section: Mapping[str, Any], now_ms: int) -> float:
     return float(section.get("m", 0.0)) / _growth(now_ms - int(ref))
 
 
-def stated(profile: Mapping[str, Any], skill_topic: Mapping[str, str] | None = None) -> Vector:
+def stated(profile: dict[str, Any], skill_topic: Mapping[str, str] | None = None) -> Vector:
     """What the learner says: stated interests, goals, and skills they rated themselves on.
 
     ``skill_topic`` (skill -> topic, see :func:`skill_topics`) lets a goal skill
@@ -274,14 +274,14 @@ def skill_topics(catalog: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     return {s: min(v, key=lambda t, v=v: (-v[t], t)) for s, v in votes.items()}  # type: ignore[misc]
 
 
-def _unit(v: Mapping[str, float]) -> Vector:
+def _unit(v: dict[str, float]) -> Vector:
     norm = math.sqrt(sum(x * x for x in v.values()))
     return {k: x / norm for k, x in v.items()} if norm > 0 else {}
 
 
 def vector(
-    section: Mapping[str, Any],
-    profile: Mapping[str, Any],
+    section: dict[str, Any],
+    profile: dict[str, Any],
     now_ms: int,
     skill_topic: Mapping[str, str] | None = None,
 ) -> Vector:
@@ -303,7 +303,7 @@ def vector(
     return {k: fast_round(x, 4) for k, x in out.items() if x >= 0.005}
 
 
-def distance(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+def distance(a: dict[str, float], b: dict[str, float]) -> float:
     """Euclidean distance of two sparse vectors.
 
     >>> distance({"a": 1.0}, {"b": 1.0}) == 2 ** 0.5
@@ -313,8 +313,8 @@ def distance(a: Mapping[str, float], b: Mapping[str, float]) -> float:
 
 
 def should_publish(
-    section: Mapping[str, Any],
-    v: Mapping[str, float],
+    section: dict[str, Any],
+    v: dict[str, float],
     now_ms: int,
     drift: float = 0.2,
     min_gap_ms: int = 600_000,
