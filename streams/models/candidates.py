@@ -739,6 +739,16 @@ def generate(ctx: Context) -> Pool:
     Sources run in :data:`SOURCES` order, strongest evidence first.
     """
     pool: Pool = {}
-    for fn in SOURCE_FUNCS:
-        fn(ctx, pool)
+    # Called one by one, in SOURCE_FUNCS order: compiled, a direct call each, where
+    # calling through the tuple is a generic call (tests/unit/test_candidates.py
+    # checks the two orders agree).
+    from_paths(ctx, pool)
+    from_continue(ctx, pool)
+    from_gaps(ctx, pool)
+    from_peers(ctx, pool)
+    from_interest(ctx, pool)
+    from_cluster(ctx, pool)
+    from_popular(ctx, pool)
+    from_fresh(ctx, pool)
+    from_niche(ctx, pool)
     return pool

@@ -297,6 +297,35 @@ def test_an_item_from_several_sources_keeps_all_evidence_main_source_first() -> 
     assert [e[0] for e in pool["py-1"].evidence][:2] == ["path", "popular"]
 
 
+def test_generate_runs_every_source_in_order() -> None:
+    # generate() calls the sources one by one (direct calls when compiled): the
+    # pool must be what running SOURCE_FUNCS in order gives, and that order SOURCES.
+    names = [f.__name__ for f in cand.SOURCE_FUNCS]
+    assert names == ["from_paths", "from_continue", "from_gaps"] + [
+        f"from_{s}" for s in cand.SOURCES[3:]
+    ]
+    st = new_state()
+    st["prog"]["py-1"] = [0.4, NOW - DAY]
+    pop = Popularity()
+    for i, cid in enumerate(CATALOG):
+        pop.add([ALL, segment_key(PROFILE), topic_key("data")], cid, NOW - DAY * (i % 3))
+    ctx = ctx_for(
+        st,
+        profile={"interests": ["data"]},
+        paths=[path("p1", ["sql-1", "sql-2"])],
+        role_skills={"sql": 0.9, "python": 0.8},
+        pop=pop,
+    )
+    by_tuple: dict[str, cand.Candidate] = {}
+    for fn in cand.SOURCE_FUNCS:
+        fn(ctx, by_tuple)
+    pool = generate(ctx)
+    assert len(pool) > 3
+    assert [(c, p.sources, p.evidence) for c, p in pool.items()] == [
+        (c, p.sources, p.evidence) for c, p in by_tuple.items()
+    ]
+
+
 def test_doctests() -> None:
     import doctest
 
