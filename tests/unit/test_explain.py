@@ -194,8 +194,8 @@ def _when_due_reference(due_ms: int, now_ms: int, tz: str) -> str:
 
 def test_when_due_with_remembered_local_dates_matches_converting_every_time() -> None:
     # The local dates of instants are remembered: the sentences must be those of
-    # converting both instants every time, across zones, daylight-saving changes
-    # (2025-03-30 and 2025-10-26 in Berlin, 2025-03-09 in New York) and midnight.
+    # converting both instants every time, for instants across 2025 (daylight-saving
+    # changes included) and around Berlin's spring change, in odd and unknown zones.
     import random
 
     from streams.models.explain import when_due
