@@ -1,7 +1,7 @@
 """CPU per event of the learner processing alone (``LearnBatch.handle``), A/B against patches.
 
     .venv/bin/python -m loadtests.handle_bench [--events 40000] [--learners 4000] [--repeats 5] \\
-        [--variant NAME=patch+patch ...] [--tree NAME=PATH ...] [--callgrind]
+        [--warm N] [--variant NAME=patch+patch ...] [--tree NAME=PATH ...] [--callgrind]
 
 No Kafka, no Redis: each run is a fresh process that builds the organisation,
 loads its reference data, pre-encodes its profiles and ``--events`` activity
@@ -19,7 +19,12 @@ build``), so two commits' code is compared run by run on the same machine.
 ``save_states`` under valgrind instead of timing them: repeatable to ~0.5%
 where CPU time on this shared machine moves +-10% from run to run, so one
 repeat of each variant decides a change of a few percent (it does not see
-cache misses; ~2 min per run with 3,000 learners and 3,000 events). Never asserts.
+cache misses; ~2 min per run with 3,000 learners and 3,000 events). ``--warm N``
+processes N activity events first, unmeasured (and uncounted: the child marks
+the switch with ``os.getppid()``, where valgrind dumps), so the measured events
+meet learners with a history. The child runs on a deterministic clock
+(``loadtests.outputs_digest.fix_clock``), so every tree processes the same
+events. Never asserts.
 """
 
 from __future__ import annotations
