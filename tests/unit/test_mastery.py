@@ -161,11 +161,11 @@ def test_doctests() -> None:
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_remembered_mastery_is_what_a_fresh_prediction_gives(engine: str) -> None:
+def test_remembered_mastery_is_what_a_fresh_prediction_gives(engine: mastery.Engine) -> None:
     # mastery() remembers its answers for the section it was last asked about,
     # until the next learn(): interleaved learners, skills and repeats must all
     # give exactly the prediction made from scratch.
-    model = SkillModel(engine=engine)  # type: ignore[arg-type]
+    model = SkillModel(engine=engine)
     _warm(model, learners=10)
     rng = random.Random(3)
     sections: list[dict] = [{} for _ in range(4)]
