@@ -236,12 +236,15 @@ def run(
     ablations: bool = True,
     feedback: bool = False,
     mastery: bool = True,
+    negatives: int = 8,
 ) -> dict[str, Any]:
     """Stream the synthetic organisation through all models; return the figures.
 
     ``feedback`` simulates front-end impressions and clicks (see the module
     docstring); ``mastery`` runs the knowledge-tracing ``SkillModel`` on the
     learners' answers, as the stream worker does, so skill gaps use it.
+    ``negatives`` is how many sampled alternatives each new pick is learned
+    against, in every row that learns (the worker's ``Recommender`` takes 8).
     """
     t_start = time.perf_counter()
     skill_model = SkillModel() if mastery else None
@@ -250,23 +253,24 @@ def run(
     ref = Ref(org.reference_records(at_ms=org.start_ms))
     pending_paths = org.reference_updates(org.start_ms, org.start_ms + days * DAY_MS)
     common: dict[str, Any] = {"feedback": feedback, "seed": seed, "skill_model": skill_model}
-    models: list[Model] = [LearnPulse("learnpulse", ref, explore_slots=explore_slots, **common)]
+    learning: dict[str, Any] = {**common, "negatives": negatives}
+    models: list[Model] = [LearnPulse("learnpulse", ref, explore_slots=explore_slots, **learning)]
     if ablations:
         models += [
-            LearnPulse("- without exploration", ref, explore_slots=0, **common),
+            LearnPulse("- without exploration", ref, explore_slots=0, **learning),
             LearnPulse(
                 "- without the personal layer",
                 ref,
                 explore_slots=explore_slots,
                 personal=False,
-                **common,
+                **learning,
             ),
             LearnPulse(
                 "- without the recent-topic lift",
                 ref,
                 explore_slots=explore_slots,
                 recent_topic_rank=None,
-                **common,
+                **learning,
             ),
             LearnPulse(
                 "- without learning (hand-set prior)",
@@ -373,6 +377,7 @@ def run(
         "learners": learners,
         "days": days,
         "seed": seed,
+        "negatives": negatives,
         "k": K,
         "events": n_events,
         "targets": targets,
@@ -456,7 +461,8 @@ def render(result: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console(width=None if Console().is_terminal else 132)
     console.print(
         f"[bold]Recommendations on the synthetic organisation[/]: {result['learners']} learners, "
-        f"{result['days']} days, seed {result['seed']}; {result['events']:,} events, "
+        f"{result['days']} days, seed {result['seed']}, "
+        f"{result.get('negatives', 8)} sampled alternatives per pick; {result['events']:,} events, "
         f"{result['targets']:,} first touches scored (test, then train), "
         f"{result['switchers']} interest switchers"
     )
@@ -538,6 +544,9 @@ def command(
         bool, typer.Option(help="simulate front-end impressions/clicks of the shown lists")
     ] = False,
     mastery: Annotated[bool, typer.Option(help="run knowledge tracing on answers")] = True,
+    negatives: Annotated[
+        int, typer.Option(help="sampled alternatives each new pick is learned against")
+    ] = 8,
     out: Annotated[Path | None, typer.Option(help="write the figures as JSON here")] = None,
     plot: Annotated[Path | None, typer.Option(help="PNG bar chart (needs matplotlib)")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
@@ -552,6 +561,7 @@ def command(
         ablations=ablations,
         feedback=feedback,
         mastery=mastery,
+        negatives=negatives,
     )
     render(result)
     if out is not None:
