@@ -1,4 +1,4 @@
-"""Where compiled code makes generic calls, by Python line, from a callgrind profile.
+"""Where compiled code makes generic calls or reads module globals, by Python line.
 
     PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out \\
         --collect-atstart=no --dump-before=os_getppid \\
@@ -15,6 +15,12 @@ Decision 0025 says how to avoid them on hot paths. This reads the profile's
 ``calls=`` records made from ``build/streams/__native_native.c`` to those
 functions, and maps each call's C line to the Python line of the next
 ``CPy_AddTraceback`` after it (mypyc puts one after every call that can fail).
+
+It also counts reads of module globals: a module-level name that is not
+``Final`` is looked up in the module's dict (``CPyDict_GetItem``) every time a
+compiled function reads it, and a tuple or float read that way is unboxed on
+each read. ``Final`` constants are compiled in.
+
 The C file must be the one the profiled build was compiled from: profile, then
 read, before the next build. Prints calls and inclusive instructions per line.
 """
@@ -35,6 +41,7 @@ GENERIC = re.compile(
     r"|PyObject_Call|PyObject_CallObject)$"
 )
 TRACEBACK = re.compile(r'CPy_AddTraceback\("([^"]+)", "([^"]+)", (\d+)')
+GLOBAL_NAME = re.compile(r"CPyStatics\[\d+\]; /\* '([^']+)' \*/")
 
 Site = tuple[str, str, int]  # python file, function, line
 
@@ -48,9 +55,28 @@ def python_line(c_lines: list[str], c_line: int) -> Site:
     return "?", "?", 0
 
 
-def generic_calls(profile: str, c_source: str) -> tuple[Counter[Site], Counter[Site]]:
-    """(calls, inclusive instructions) per Python line, for generic calls from ``c_source``."""
+def global_reads(c_lines: list[str]) -> dict[int, str]:
+    """C line (1-based) of each module-global lookup -> the global's name."""
+    out: dict[int, str] = {}
+    for i, text in enumerate(c_lines):
+        if "CPyDict_GetItem(" not in text or i < 2:
+            continue
+        m = GLOBAL_NAME.search(c_lines[i - 1])
+        if m is not None and "___globals;" in c_lines[i - 2]:
+            out[i + 1] = m.group(1)
+    return out
+
+
+def generic_calls(
+    profile: str, c_source: str, globals_read: bool = False
+) -> tuple[Counter[Site], Counter[Site]]:
+    """(calls, inclusive instructions) per Python line, for generic calls from ``c_source``.
+
+    With ``globals_read``, for module-global lookups instead; the site's function
+    name is then ``function:global``.
+    """
     c_lines = c_source.split("\n")
+    reads = global_reads(c_lines) if globals_read else {}
     names: dict[tuple[str, str], str] = {}
 
     def name(kind: str, text: str) -> str:
@@ -86,7 +112,15 @@ def generic_calls(profile: str, c_source: str) -> tuple[Counter[Site], Counter[S
             elif first != "*":
                 line = int(first)
             if pending is not None:
-                if file.endswith("__native_native.c") and GENERIC.match(callee.split("'")[0]):
+                if not file.endswith("__native_native.c"):
+                    pass
+                elif globals_read:
+                    if line in reads and callee.split("'")[0] == "CPyDict_GetItem":
+                        py_file, func, py_line = python_line(c_lines, line)
+                        site = (py_file, f"{func}:{reads[line]}", py_line)
+                        calls[site] += pending
+                        cost[site] += int(rest[0]) if rest else 0
+                elif GENERIC.match(callee.split("'")[0]):
                     site = python_line(c_lines, line)
                     calls[site] += pending
                     cost[site] += int(rest[0]) if rest else 0
@@ -98,10 +132,13 @@ def main(
     profile: Annotated[Path, typer.Argument(help="callgrind out file")],
     top: Annotated[int, typer.Option(help="lines to print")] = 40,
     c_file: Annotated[Path, typer.Option(help="the C source of the profiled build")] = C_FILE,
+    globals_read: Annotated[
+        bool, typer.Option("--globals", help="module-global lookups instead of generic calls")
+    ] = False,
 ) -> None:
-    """Print the generic calls per Python line; see the module docstring."""
-    calls, cost = generic_calls(profile.read_text(), c_file.read_text())
-    print(f"generic calls: {sum(calls.values()):,}")
+    """Print the generic calls (or global lookups) per Python line; see the module docstring."""
+    calls, cost = generic_calls(profile.read_text(), c_file.read_text(), globals_read)
+    print(f"{'global lookups' if globals_read else 'generic calls'}: {sum(calls.values()):,}")
     sources: dict[str, list[str]] = {}
     for (file, func, line), n in calls.most_common(top):
         path = ROOT / file

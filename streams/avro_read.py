@@ -17,12 +17,12 @@ corrupted records).
 from __future__ import annotations
 
 import struct
-from typing import Any
+from typing import Any, Final
 
-_DOUBLE = struct.Struct("<d")
-SOURCE_FORMATS = ("native", "xapi", "caliper", "openedx", "unknown")
+_DOUBLE: Final = struct.Struct("<d")
+SOURCE_FORMATS: Final[tuple[str, ...]] = ("native", "xapi", "caliper", "openedx", "unknown")
 # (field, Avro type as this reader reads it): compared with the .avsc by matches()
-SCHEMA_FIELDS: tuple[tuple[str, str], ...] = (
+SCHEMA_FIELDS: Final[tuple[tuple[str, str], ...]] = (
     ("event_id", "string"),
     ("learner_id", "string"),
     ("occurred_at_ms", "long"),

@@ -15,12 +15,12 @@ which either converts it the way it always did or refuses it with its message.
 from __future__ import annotations
 
 import struct
-from typing import Any
+from typing import Any, Final
 
 from streams.avro_read import describe_fields
 
-_DOUBLE = struct.Struct("<d")
-SCHEMA_FIELDS: tuple[tuple[str, str], ...] = (
+_DOUBLE: Final = struct.Struct("<d")
+SCHEMA_FIELDS: Final[tuple[tuple[str, str], ...]] = (
     ("learner_id", "string"),
     ("generated_at_ms", "long"),
     ("model_version", "string"),
@@ -31,7 +31,8 @@ SCHEMA_FIELDS: tuple[tuple[str, str], ...] = (
         "reasons=array:string",
     ),
 )
-_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
+_LONG_MIN: Final = -9223372036854775808  # -(2**63)
+_LONG_MAX: Final = 9223372036854775807  # 2**63 - 1
 
 
 class Unsupported(ValueError):
@@ -64,8 +65,8 @@ def _string(out: bytearray, v: Any) -> None:
 # Item strings already encoded (length prefix + UTF-8): an audit record repeats
 # the catalog's ids and titles, the sources and the memoised reason sentences.
 # Not for the learner id and the trigger event id, which rarely repeat.
-_ENCODED: dict[str, bytes] = {}
-_ENCODED_MAX = 50_000
+_ENCODED: Final[dict[str, bytes]] = {}
+_ENCODED_MAX: Final = 50_000
 
 
 def _item_string(out: bytearray, v: Any) -> None:

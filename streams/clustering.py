@@ -27,7 +27,7 @@ import hashlib
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -37,9 +37,10 @@ from streams.models import clusters, interest, peers
 from streams.models.clusters import InterestClusters, Snapshot
 from streams.models.peers import K_MIN, PeerAggregator, PeerView
 
-DAY_MS = 86_400_000
-ACTIVE_DAYS = 30  # a learner counts in their cluster's size this long after their last update
-SNAPSHOT_KEY = "clusters"
+DAY_MS: Final = 86_400_000
+# a learner counts in their cluster's size this long after their last update
+ACTIVE_DAYS: Final = 30
+SNAPSHOT_KEY: Final = "clusters"
 
 
 def updates_topic(topics: Topics) -> str:

@@ -12,16 +12,16 @@ timer fires when a nudge becomes due, not on a fixed cadence (decision 0013).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from streams.metrics import NUDGE_OUTCOMES
 from streams.models import nudge_policy, rhythm
 from streams.models.state import LearnerState
 
-NUDGE_FEEDBACK = {"nudge_opened": "opened", "nudge_dismissed": "dismissed"}
-DAY_MS = 86_400_000
-RECHECK_MS = DAY_MS  # a learner with an open or already-sent nudge is looked at daily
-MAX_WATCH_DAYS = 90  # after this much silence we stop re-checking (they left)
+NUDGE_FEEDBACK: Final = {"nudge_opened": "opened", "nudge_dismissed": "dismissed"}
+DAY_MS: Final = 86_400_000
+RECHECK_MS: Final = DAY_MS  # a learner with an open or already-sent nudge is looked at daily
+MAX_WATCH_DAYS: Final = 90  # after this much silence we stop re-checking (they left)
 
 
 @dataclass

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Any
+from typing import Any, Final
 
 from streams.models.mastery import SkillModel
 from streams.models.rounding import fast_round
 from streams.models.state import LearnerState
 
-GRADED_VERBS = frozenset({"answered", "attempted", "passed", "failed", "scored"})
-WINDOW = 2000
-VIEW_MAX = 12  # skills shown to the learner
+GRADED_VERBS: Final = frozenset({"answered", "attempted", "passed", "failed", "scored"})
+WINDOW: Final = 2000
+VIEW_MAX: Final = 12  # skills shown to the learner
 
 
 class SkillTracker:

@@ -30,20 +30,30 @@ import math
 import zlib
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from streams.models.popularity import ALL, Popularity, cluster_key, segment_key, topic_key
 from streams.models.rounding import fast_round
 
-DAY_MS = 86_400_000
-FRESH_DAYS = 30
-GOAL_TARGET = 0.8  # a goal skill is wanted to this level unless the role asks more
-MIN_GAP = 0.05
-UNKNOWN_MASTERY = 0.25  # neither a model, a quiz nor a self-assessment says anything
-K_MIN = 5  # peer counts below this are never shown (k-anonymity, issue 6)
-SOURCES = ("path", "continue", "gap", "peers", "interest", "cluster", "popular", "fresh", "niche")
+DAY_MS: Final = 86_400_000
+FRESH_DAYS: Final = 30
+GOAL_TARGET: Final = 0.8  # a goal skill is wanted to this level unless the role asks more
+MIN_GAP: Final = 0.05
+UNKNOWN_MASTERY: Final = 0.25  # neither a model, a quiz nor a self-assessment says anything
+K_MIN: Final = 5  # peer counts below this are never shown (k-anonymity, issue 6)
+SOURCES: Final[tuple[str, ...]] = (
+    "path",
+    "continue",
+    "gap",
+    "peers",
+    "interest",
+    "cluster",
+    "popular",
+    "fresh",
+    "niche",
+)
 # Per-source caps keep the pool (and so ranking time) small.
-CAPS = {
+CAPS: Final = {
     "path": 6,
     "continue": 5,
     "gap": 8,
@@ -55,9 +65,10 @@ CAPS = {
     "niche": 2,
 }
 
-AFF_EPS = 0.02  # smoothing of topic affinity shares (a topic never touched is not impossible)
-POP_EPS = 0.002  # smoothing of popularity shares
-LOG_POP_EPS = math.log(POP_EPS)
+# smoothing of topic affinity shares (a topic never touched is not impossible)
+AFF_EPS: Final = 0.02
+POP_EPS: Final = 0.002  # smoothing of popularity shares
+LOG_POP_EPS: Final = math.log(POP_EPS)
 
 Evidence = tuple[Any, ...]
 MasteryFn = Callable[[str], "float | None"]
@@ -720,7 +731,7 @@ def from_niche(ctx: Context, pool: Pool) -> None:
             n += 1
 
 
-SOURCE_FUNCS = (
+SOURCE_FUNCS: Final = (
     from_paths,
     from_continue,
     from_gaps,

@@ -47,16 +47,16 @@ import functools
 import math
 import random
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from river import cluster
 
 Vector = Mapping[str, float]
-MARGIN = 0.1  # distance units on unit vectors (0 .. 2)
-PATIENCE = 2.0  # evidence (interest.observe weights) while the challenger stays closer
-PRUNE = 1e-3  # centroid coordinates below this are dropped from snapshots
-_UPPER = frozenset({"sql", "crm", "gdpr", "ux", "api", "hr", "qa", "ai", "ml", "it", "ui"})
-_SMALL = frozenset({"of", "and", "in", "the", "to", "for", "a"})
+MARGIN: Final = 0.1  # distance units on unit vectors (0 .. 2)
+PATIENCE: Final = 2.0  # evidence (interest.observe weights) while the challenger stays closer
+PRUNE: Final = 1e-3  # centroid coordinates below this are dropped from snapshots
+_UPPER: Final = frozenset({"sql", "crm", "gdpr", "ux", "api", "hr", "qa", "ai", "ml", "it", "ui"})
+_SMALL: Final = frozenset({"of", "and", "in", "the", "to", "for", "a"})
 
 
 def words(ident: str) -> str:

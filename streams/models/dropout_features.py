@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, Final
 
 from river import compose, linear_model, optim, preprocessing
 
@@ -66,22 +66,30 @@ from streams.models import rhythm
 
 State = dict[str, Any]
 
-DAY_MS = rhythm.DAY_MS
-SESSION_GAP_MS = rhythm.SESSION_GAP_MS
-KINDS = ("access", "discussion", "navigate", "page_close", "problem", "video", "wiki")
-KIND_INDEX = {k: i for i, k in enumerate(KINDS)}
-HALF_LIVES = (1, 3, 7, 14)  # days
-WINDOWS = (3, 7, 14)  # days, counted exactly from the active-day bitmask
-MASK_DAYS = 31
-_MASK = (1 << MASK_DAYS) - 1
+DAY_MS: Final = rhythm.DAY_MS
+SESSION_GAP_MS: Final = rhythm.SESSION_GAP_MS
+KINDS: Final[tuple[str, ...]] = (
+    "access",
+    "discussion",
+    "navigate",
+    "page_close",
+    "problem",
+    "video",
+    "wiki",
+)
+KIND_INDEX: Final = {k: i for i, k in enumerate(KINDS)}
+HALF_LIVES: Final[tuple[int, ...]] = (1, 3, 7, 14)  # days
+WINDOWS: Final[tuple[int, ...]] = (3, 7, 14)  # days, counted exactly from the active-day bitmask
+MASK_DAYS: Final = 31
+_MASK: Final = (1 << MASK_DAYS) - 1
 
-_PROBLEM_TYPES = frozenset({"problem", "question", "quiz", "assessment", "exercise", "exam"})
-_PROBLEM_VERBS = frozenset({"answered", "attempted", "submitted", "failed", "passed"})
-_TALK_TYPES = frozenset({"discussion", "forum", "comment", "thread", "chat"})
-_TALK_VERBS = frozenset({"commented", "posted", "replied", "shared"})
-_CLOSE_VERBS = frozenset({"closed", "exited", "terminated", "suspended"})
+_PROBLEM_TYPES: Final = frozenset({"problem", "question", "quiz", "assessment", "exercise", "exam"})
+_PROBLEM_VERBS: Final = frozenset({"answered", "attempted", "submitted", "failed", "passed"})
+_TALK_TYPES: Final = frozenset({"discussion", "forum", "comment", "thread", "chat"})
+_TALK_VERBS: Final = frozenset({"commented", "posted", "replied", "shared"})
+_CLOSE_VERBS: Final = frozenset({"closed", "exited", "terminated", "suspended"})
 
-FEATURES: tuple[str, ...] = (
+FEATURES: Final[tuple[str, ...]] = (
     "seen",
     "log_events",
     "active_days",
@@ -108,7 +116,7 @@ FEATURES: tuple[str, ...] = (
     "cohort_active7",
     "cohort_active_last",
 )
-COHORT_DAYS = 7
+COHORT_DAYS: Final = 7
 
 
 def kind_of(verb: str, object_type: str = "") -> str:

@@ -21,15 +21,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-DAY_MS = 86_400_000
-MAX_REASONS = 3
-EXPLORE_NOTE = "Suggested to help you discover something new"
-CONTINUE_TAIL = "; pick up where you left off"  # streams.listcache finds progress sentences by it
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = (
+DAY_MS: Final = 86_400_000
+MAX_REASONS: Final = 3
+EXPLORE_NOTE: Final = "Suggested to help you discover something new"
+# streams.listcache finds progress sentences by it
+CONTINUE_TAIL: Final = "; pick up where you left off"
+_WEEKDAYS: Final[tuple[str, ...]] = (
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+)
+_MONTHS: Final[tuple[str, ...]] = (
     "January",
     "February",
     "March",
@@ -43,7 +52,7 @@ _MONTHS = (
     "November",
     "December",
 )
-_UPPER = frozenset({"sql", "crm", "gdpr", "ux", "api", "hr", "qa", "ai", "ml", "it"})
+_UPPER: Final = frozenset({"sql", "crm", "gdpr", "ux", "api", "hr", "qa", "ai", "ml", "it"})
 
 
 def words(ident: str) -> str:
@@ -74,8 +83,8 @@ def _day(ms: int, tz: str) -> datetime:
 # (instant, zone) -> that instant's local (date, weekday, day of month, month). A
 # conversion costs ~8,000 instructions compiled; a batch's lists share one "now",
 # and learners on one path share its due dates.
-_LOCAL: dict[tuple[int, str], tuple[date, int, int, int]] = {}
-_LOCAL_MAX = 4096
+_LOCAL: Final[dict[tuple[int, str], tuple[date, int, int, int]]] = {}
+_LOCAL_MAX: Final = 4096
 
 
 def _local(ms: int, tz: str) -> tuple[date, int, int, int]:
@@ -184,9 +193,9 @@ def reason(ev: Sequence[Any], now_ms: int, tz: str = "UTC") -> str:
 # Sentences already rendered: the same evidence (a team's path step, a segment's
 # popular items) comes back for many learners. Only these kinds depend on the
 # moment and the time zone; the others are keyed by the evidence alone.
-_NOW_KINDS = frozenset({"path", "prereq", "continue"})
-_MEMO: dict[Any, str] = {}
-_MEMO_MAX = 20_000
+_NOW_KINDS: Final = frozenset({"path", "prereq", "continue"})
+_MEMO: Final[dict[Any, str]] = {}
+_MEMO_MAX: Final = 20_000
 
 
 def _memo_reason(ev: Sequence[Any], now_ms: int, tz: str) -> str:

@@ -22,12 +22,12 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from streams.models.rng import Draws
 
-ARMS = ("fresh", "niche", "cluster", "popular", "interest", "peers", "gap")
-WINDOW = 40
+ARMS: Final[tuple[str, ...]] = ("fresh", "niche", "cluster", "popular", "interest", "peers", "gap")
+WINDOW: Final = 40
 
 T = TypeVar("T")
 

@@ -47,22 +47,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from streams.models.rounding import fast_round
 
-DAY_MS = 86_400_000
-HALF_LIFE_DAYS = 14.0  # interests move over weeks, not days (evaluated: 10-21 similar)
-MAX_FEATURES = 12  # stored weights per learner
-VECTOR_FEATURES = 12  # features kept in the published vector
-PUB_FEATURES = 6  # features remembered of the last published vector (drift check only)
-SKILL_SHARE = 0.5  # a skill counts half as much as the item's topic
-ASSIGNED_FACTOR = 0.35  # a path step assigned by someone else is weaker evidence
-PRIOR_MASS = 3.0  # behaviour outweighs the profile after ~3 completions' worth
-MIN_WEIGHT = 0.01
+DAY_MS: Final = 86_400_000
+HALF_LIFE_DAYS: Final = 14.0  # interests move over weeks, not days (evaluated: 10-21 similar)
+MAX_FEATURES: Final = 12  # stored weights per learner
+VECTOR_FEATURES: Final = 12  # features kept in the published vector
+PUB_FEATURES: Final = 6  # features remembered of the last published vector (drift check only)
+SKILL_SHARE: Final = 0.5  # a skill counts half as much as the item's topic
+ASSIGNED_FACTOR: Final = 0.35  # a path step assigned by someone else is weaker evidence
+PRIOR_MASS: Final = 3.0  # behaviour outweighs the profile after ~3 completions' worth
+MIN_WEIGHT: Final = 0.01
 
 # Depth of engagement per verb (weight added to the item's features).
-DEPTH: dict[str, float] = {
+DEPTH: Final[dict[str, float]] = {
     "viewed": 0.2,
     "launched": 0.2,
     "paused": 0.1,  # stopped mid-way: a weak signal
@@ -75,7 +75,7 @@ DEPTH: dict[str, float] = {
     "passed": 1.0,
     "mastered": 1.0,
 }
-GRADED = frozenset({"attempted", "graded", "scored", "failed"})
+GRADED: Final = frozenset({"attempted", "graded", "scored", "failed"})
 
 Vector = dict[str, float]
 Section = dict[str, Any]
@@ -192,7 +192,7 @@ def observe(
     return fast_round(w, 4)
 
 
-_REBASE_AT = 1e4  # frame growth at which weights are rescaled (~13 half-lives)
+_REBASE_AT: Final = 1e4  # frame growth at which weights are rescaled (~13 half-lives)
 
 
 def _growth(dt_ms: int) -> float:

@@ -8,21 +8,21 @@ from __future__ import annotations
 
 import binascii
 import zlib
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from streams.models.state import LearnerState
 
-SEEN_MAX = 48  # event ids remembered per learner: covers producer retries and re-sends
-DONE_MAX = 200
-PROG_MAX = 30
-DAY_MS = 86_400_000
+SEEN_MAX: Final = 48  # event ids remembered per learner: covers producer retries and re-sends
+DONE_MAX: Final = 200
+PROG_MAX: Final = 30
+DAY_MS: Final = 86_400_000
 
 Outcome = Literal["applied", "replay", "duplicate"]
 
 # Verbs that mean the learner finished the object.
-COMPLETING = frozenset({"completed", "passed", "mastered"})
+COMPLETING: Final = frozenset({"completed", "passed", "mastered"})
 # Verbs that are the learner doing something (not front-end feedback).
-ACTIVITY_VERBS = frozenset(
+ACTIVITY_VERBS: Final = frozenset(
     {
         "started",
         "progressed",
@@ -47,7 +47,7 @@ ACTIVITY_VERBS = frozenset(
         "navigated",
     }
 )
-FEEDBACK_VERBS = frozenset(
+FEEDBACK_VERBS: Final = frozenset(
     {"impression", "clicked", "dismissed", "rated", "nudge_opened", "nudge_dismissed"}
 )
 

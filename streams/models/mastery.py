@@ -52,7 +52,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from itertools import islice
-from typing import Any, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
 from river import linear_model, optim, utils
 
@@ -62,18 +62,27 @@ Section = dict[str, Any]
 Features = dict[str, float]
 Engine = Literal["river", "fast"]
 
-FORMAT = 1
-NO_SKILL = "?"  # stands for "no skill tagged" so such answers still inform ability
-MINUTE_MS = 60_000
+FORMAT: Final = 1
+NO_SKILL: Final = "?"  # stands for "no skill tagged" so such answers still inform ability
+MINUTE_MS: Final = 60_000
 
 # Layout of one per-skill entry in section["sk"][skill] (a list, to stay small).
-SUCC, FAIL, EWR, STREAK, RES, MINUTE = range(6)
+SUCC: Final = 0
+FAIL: Final = 1
+EWR: Final = 2
+STREAK: Final = 3
+RES: Final = 4
+MINUTE: Final = 5
 
-_EW_RATE = 0.3  # per-skill recency-weighted correctness
-_RES_RATES = (0.1, 0.02)  # learner residual rates: recent, long-run
-_SKILL_RES_RATE = 0.3
-_ELO_K, _ELO_K_DECAY, _ELO_DIFF_RATE = 0.4, 0.05, 0.01
-_MAX_STREAK, _MAX_COUNT, _MAX_RUN = 4, 5, 10
+_EW_RATE: Final = 0.3  # per-skill recency-weighted correctness
+_RES_RATES: Final[tuple[float, ...]] = (0.1, 0.02)  # learner residual rates: recent, long-run
+_SKILL_RES_RATE: Final = 0.3
+_ELO_K: Final = 0.4
+_ELO_K_DECAY: Final = 0.05
+_ELO_DIFF_RATE: Final = 0.01
+_MAX_STREAK: Final = 4
+_MAX_COUNT: Final = 5
+_MAX_RUN: Final = 10
 
 
 def _sigmoid(z: float) -> float:

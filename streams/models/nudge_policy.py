@@ -64,14 +64,14 @@ import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Section = dict[str, Any]
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
-CHANNELS = ("in_app", "email", "chat")
-MAX_EPISODES = 8
+HOUR_MS: Final = 3_600_000
+DAY_MS: Final = 24 * HOUR_MS
+CHANNELS: Final[tuple[str, ...]] = ("in_app", "email", "chat")
+MAX_EPISODES: Final = 8
 
 
 def _quiet(cfg: NudgeConfig, hour: int) -> bool:
@@ -107,7 +107,7 @@ class NudgeConfig:
                 raise ValueError(f"send window {name} overlaps quiet hours")
 
 
-DEFAULT = NudgeConfig()
+DEFAULT: Final = NudgeConfig()
 
 
 @dataclass
@@ -301,7 +301,12 @@ def _candidates(
     return out
 
 
-REASONS = {"deadline": "deadline", "resume": "abandoned", "retry": "failures", "rhythm": "silence"}
+REASONS: Final = {
+    "deadline": "deadline",
+    "resume": "abandoned",
+    "retry": "failures",
+    "rhythm": "silence",
+}
 
 
 def _close(section: Section, reward: float, bandit: NudgeBandit | None) -> None:

@@ -51,21 +51,21 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
-DAY_MS = 86_400_000
-K_MIN = 5
-WINDOW_DAYS = 7
-TREND_HALF_LIFE_DAYS = 3.0
-BUDDY_DAYS = 14
-MAX_ITEMS_PER_KEY = 300  # items tracked per cluster/team
-MAX_BUDDIES_PER_PATH = 20
-MAX_CONTRIB = 12  # a learner's own remembered contributions (for withdrawal)
-START_WEIGHT = 0.5  # a start counts half a completion in trending scores
+DAY_MS: Final = 86_400_000
+K_MIN: Final = 5
+WINDOW_DAYS: Final = 7
+TREND_HALF_LIFE_DAYS: Final = 3.0
+BUDDY_DAYS: Final = 14
+MAX_ITEMS_PER_KEY: Final = 300  # items tracked per cluster/team
+MAX_BUDDIES_PER_PATH: Final = 20
+MAX_CONTRIB: Final = 12  # a learner's own remembered contributions (for withdrawal)
+START_WEIGHT: Final = 0.5  # a start counts half a completion in trending scores
 
 Kind = Literal["done", "start"]
-COMPLETING = frozenset({"completed", "passed", "mastered"})
-STARTING = frozenset({"started", "launched", "viewed"})
+COMPLETING: Final = frozenset({"completed", "passed", "mastered"})
+STARTING: Final = frozenset({"started", "launched", "viewed"})
 
 
 def opted_out(profile: dict[str, Any]) -> bool:

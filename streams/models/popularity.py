@@ -34,11 +34,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Final
 
-DAY_MS = 86_400_000
-ALL = "all"
-_REBASE_AT = 1e9  # frame factor above which counts are rescaled (far from float limits)
+DAY_MS: Final = 86_400_000
+ALL: Final = "all"
+_REBASE_AT: Final = 1e9  # frame factor above which counts are rescaled (far from float limits)
 
 
 def segment_key(profile: dict[str, Any]) -> str:

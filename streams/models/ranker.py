@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from streams.models.candidates import (
     DAY_MS,
@@ -53,7 +53,7 @@ from streams.models.rounding import _BIG, fast_round
 Features = dict[str, float]
 
 # Hand-set starting point of the global layer (cold start of the whole system).
-RULE_WEIGHTS: dict[str, float] = {
+RULE_WEIGHTS: Final[dict[str, float]] = {
     "b": 1.0,
     "path": 2.5,
     "due": 1.0,  # assigned by the manager, and soon due
@@ -76,7 +76,7 @@ RULE_WEIGHTS: dict[str, float] = {
     "imp": -0.5,
     "dis": -3.0,  # seen many times without a click; dismissed
 }
-LEARNER_MAX_WEIGHTS = 48
+LEARNER_MAX_WEIGHTS: Final = 48
 # bound on the personal layer (bytes per learner)
 
 

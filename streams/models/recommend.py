@@ -68,7 +68,7 @@ from __future__ import annotations
 import time
 import zlib
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from streams.models import explain, explore
 from streams.models.candidates import (
@@ -91,15 +91,25 @@ from streams.models.rng import Rng
 from streams.models.rounding import fast_round
 from streams.models.state import LearnerState
 
-MODEL_VERSION = "ranker-1"
+MODEL_VERSION: Final = "ranker-1"
 
-STARTING = frozenset({"started", "launched", "viewed", "resumed", "progressed", "experienced"})
-COMPLETING = frozenset({"completed", "passed", "mastered"})
-QUIZ_SCORED = frozenset({"attempted", "completed", "passed", "failed", "graded", "submitted"})
-FEEDBACK = frozenset({"impression", "clicked", "dismissed"})
-RESUME_GAP_MS = 3_600_000  # touching an open item again after an hour is a new choice
-AFF_FAST, AFF_SLOW = 0.6, 0.9  # per-choice decay of the topic affinities
-MAX_TOPICS, MAX_QUIZ, MAX_IMP, MAX_DIS, MAX_MASTERY = 8, 8, 24, 12, 12
+STARTING: Final = frozenset(
+    {"started", "launched", "viewed", "resumed", "progressed", "experienced"}
+)
+COMPLETING: Final = frozenset({"completed", "passed", "mastered"})
+QUIZ_SCORED: Final = frozenset(
+    {"attempted", "completed", "passed", "failed", "graded", "submitted"}
+)
+FEEDBACK: Final = frozenset({"impression", "clicked", "dismissed"})
+RESUME_GAP_MS: Final = 3_600_000  # touching an open item again after an hour is a new choice
+# per-choice decay of the topic affinities
+AFF_FAST: Final = 0.6
+AFF_SLOW: Final = 0.9
+MAX_TOPICS: Final = 8
+MAX_QUIZ: Final = 8
+MAX_IMP: Final = 24
+MAX_DIS: Final = 12
+MAX_MASTERY: Final = 12
 
 
 class Recommender:

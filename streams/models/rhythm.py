@@ -73,36 +73,36 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Section = dict[str, Any]
 
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
-SESSION_GAP_MS = 30 * 60_000  # a new session starts after 30 min without events
-GAP_FADING = 0.3  # EW fading factor of the gap statistics (river.stats.EWMean semantics)
-WEEK_FADING = 0.3
-PRIOR_GAP_HOURS = 72.0  # usual gap assumed before a learner has shown one
-HORIZON_DAYS = 10.0  # RiskCalibrator labels: no activity in the next HORIZON_DAYS
+HOUR_MS: Final = 3_600_000
+DAY_MS: Final = 24 * HOUR_MS
+SESSION_GAP_MS: Final = 30 * 60_000  # a new session starts after 30 min without events
+GAP_FADING: Final = 0.3  # EW fading factor of the gap statistics (river.stats.EWMean semantics)
+WEEK_FADING: Final = 0.3
+PRIOR_GAP_HOURS: Final = 72.0  # usual gap assumed before a learner has shown one
+HORIZON_DAYS: Final = 10.0  # RiskCalibrator labels: no activity in the next HORIZON_DAYS
 # Silence hazard (see silence_survival): idle gaps ~ Exponential(rate), rate ~
 # Gamma(GAP_PRIOR_N + gaps, GAP_PRIOR_N * PRIOR_GAP + their days), so a learner
 # with few gaps is judged mostly by the prior and one with many by their own.
-GAP_PRIOR_N = 3.0  # the prior weighs as much as three gaps of PRIOR_GAP_HOURS
-GAP_MEMORY = 0.98  # fading per new gap: ~50 gaps of memory, so a changed rhythm is followed
-DROP_PRIOR = 0.01  # prior odds that a silence is a drop, not a gap (~1 silence in 100)
-DUE_RISK = 0.6  # default risk at which due_ms fires (the nudge policy's min_risk)
-NEVER_ACTIVE_RISK = 1.0  # known, never active: the clearest disengagement
-MIN_DUE_DAYS = 1.0
-MAX_DUE_DAYS = 45.0
-MAX_OPEN = 5
-MAX_CHECKPOINTS = 3
-CHECKPOINT_EVERY_MS = 2 * DAY_MS
-FAIL_VERBS = frozenset({"answered", "attempted", "failed", "completed"})
-OPEN_VERBS = frozenset({"started", "paused", "progressed", "played", "resumed"})
-VIDEO_TYPES = frozenset({"video", "audio", "podcast"})
+GAP_PRIOR_N: Final = 3.0  # the prior weighs as much as three gaps of PRIOR_GAP_HOURS
+GAP_MEMORY: Final = 0.98  # fading per new gap: ~50 gaps of memory, so a changed rhythm is followed
+DROP_PRIOR: Final = 0.01  # prior odds that a silence is a drop, not a gap (~1 silence in 100)
+DUE_RISK: Final = 0.6  # default risk at which due_ms fires (the nudge policy's min_risk)
+NEVER_ACTIVE_RISK: Final = 1.0  # known, never active: the clearest disengagement
+MIN_DUE_DAYS: Final = 1.0
+MAX_DUE_DAYS: Final = 45.0
+MAX_OPEN: Final = 5
+MAX_CHECKPOINTS: Final = 3
+CHECKPOINT_EVERY_MS: Final = 2 * DAY_MS
+FAIL_VERBS: Final = frozenset({"answered", "attempted", "failed", "completed"})
+OPEN_VERBS: Final = frozenset({"started", "paused", "progressed", "played", "resumed"})
+VIDEO_TYPES: Final = frozenset({"video", "audio", "podcast"})
 
-FEATURES = (
+FEATURES: Final[tuple[str, ...]] = (
     "seen",
     "log_recency",
     "log_rel_silence",
@@ -135,9 +135,9 @@ def _zone(tz: str) -> ZoneInfo | None:
 # hour in UTC (Asia/Kathmandu's on xx:15, Australia/Lord_Howe's on xx:30), so
 # one offset holds for the whole quarter. A datetime round trip cost ~1.5 µs
 # and runs several times per event.
-_QUARTER_MS = 15 * 60 * 1000
-_OFFSETS: dict[tuple[str, int], int] = {}
-_OFFSETS_MAX = 100_000
+_QUARTER_MS: Final = 15 * 60 * 1000
+_OFFSETS: Final[dict[tuple[str, int], int]] = {}
+_OFFSETS_MAX: Final = 100_000
 
 
 def _offset_ms(t_ms: int, tz: str, zone: ZoneInfo) -> int:

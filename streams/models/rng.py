@@ -23,12 +23,12 @@ True
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from typing import Final, Protocol
 
 from mypy_extensions import i64
 
-M32 = 0xFFFFFFFF
-TWO_PI = 2.0 * math.pi
+M32: Final = 0xFFFFFFFF
+TWO_PI: Final = 2.0 * math.pi
 
 
 def _mix(z: int) -> int:

@@ -8,9 +8,10 @@ about 4% of a live batch's processing (perf, tenth round of issue 9).
 from __future__ import annotations
 
 import math
+from typing import Final
 
-_SCALES = (1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6)
-_BIG = 2.0**52  # ranker.learn_all inlines fast_round with it
+_SCALES: Final[tuple[float, ...]] = (1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6)
+_BIG: Final = 4503599627370496.0  # 2.0**52; ranker.learn_all inlines fast_round with it
 
 
 def fast_round(x: float, digits: int) -> float:

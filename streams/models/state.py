@@ -24,19 +24,19 @@ Sections:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import cramjam
 import orjson
 
-STATE_VERSION = 1
+STATE_VERSION: Final = 1
 # States at least this long are stored LZ4-compressed behind a one-byte marker.
 # JSON with repeated section keys halves or better (busiest learners after 60
 # days: 6.0 KB -> 3.7 KB) for ~8 µs to pack and ~2 µs to unpack; small states
 # stay plain JSON, and both forms are read back (older changelogs included).
-PACK_FROM = 1024
-_LZ4 = b"Z"
-SECTIONS = ("mastery", "rhythm", "ranker", "interest", "nudge")
+PACK_FROM: Final = 1024
+_LZ4: Final = b"Z"
+SECTIONS: Final[tuple[str, ...]] = ("mastery", "rhythm", "ranker", "interest", "nudge")
 
 LearnerState = dict[str, Any]
 

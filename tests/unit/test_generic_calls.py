@@ -52,3 +52,40 @@ def test_generic_calls_are_counted_per_python_line() -> None:
     # direct dict lookup and the call made outside the compiled file are not counted.
     assert calls == {("streams/m.py", "f", 12): 4, ("streams/m.py", "f", 14): 2}
     assert cost == {("streams/m.py", "f", 12): 1200, ("streams/m.py", "f", 14): 400}
+
+
+GLOBALS_C = "\n".join(
+    [
+        "double CPyDef_m___g(double x) {",  # 1
+        "    r0 = CPyStatic_m___globals;",  # 2
+        "    r1 = CPyStatics[7]; /* '_SCALE' */",  # 3
+        "    r2 = CPyDict_GetItem(r0, r1);",  # 4
+        '        CPy_AddTraceback("streams/m.py", "g", 21, CPyStatic_m___globals);',  # 5
+        "    r3 = CPyDict_GetItem(d, k);",  # 6
+        '        CPy_AddTraceback("streams/m.py", "g", 22, CPyStatic_m___globals);',  # 7
+    ]
+)
+
+GLOBALS_PROFILE = """\
+positions: line
+events: Ir
+fl=(1) /work/main/build/streams/__native_native.c
+fn=(1) CPyDef_m___g
+cfn=(2) CPyDict_GetItem
+calls=9 100
+4 900
+cfn=(2)
+calls=5 200
++2 500
+cfn=(3) PyObject_Vectorcall
+calls=1 100
+-2 50
+"""
+
+
+def test_global_lookups_are_counted_by_name() -> None:
+    # Only the lookup in the module's globals dict (line 4) counts, under the
+    # global's name; a dict lookup on a value (line 6) and a generic call do not.
+    calls, cost = generic_calls(GLOBALS_PROFILE, GLOBALS_C, globals_read=True)
+    assert calls == {("streams/m.py", "g:_SCALE", 21): 9}
+    assert cost == {("streams/m.py", "g:_SCALE", 21): 900}
