@@ -361,8 +361,11 @@ class LearnBatch:
             if rank
             else self.lists.usable(learner_id, state.get("rk"), inputs, touched or set(), now_ms)
         )
+        # The list's JSON is encoded once: kept in the list cache, and put into the
+        # Redis value as it is (orjson.Fragment) rather than encoded again.
         if cached is not None:
-            items = listcache.patch(cached, state["prog"], touched or set(), now_ms, tz)
+            listcache.patch(cached, state["prog"], touched or set(), now_ms, tz)
+            items_json = cached.items
             LISTS_PATCHED.inc()
         else:
             items = self.recommender.recommend(
@@ -377,10 +380,11 @@ class LearnBatch:
             )
             state["top"] = items[0]["content_id"] if items else None
             state["rk"] = state.get("n", 0)
+            items_json = exact(orjson.dumps(items))  # kept until the next ranking
             self.lists.put(
                 learner_id,
                 listcache.CachedList(
-                    exact(orjson.dumps(items)),  # kept until the next ranking
+                    items_json,
                     listcache.continue_slots(items, state["prog"]),
                     state["rk"],
                     inputs,
@@ -394,7 +398,7 @@ class LearnBatch:
             "generated_at_ms": now_ms,
             "model_version": recommend.MODEL_VERSION,
             "trigger_event_id": trigger,
-            "items": items,
+            "items": orjson.Fragment(items_json),
         }
         reco_json = orjson.dumps(reco)
         fx.redis_values[keys.reco(learner_id)] = reco_json

@@ -231,7 +231,7 @@ def mass(section: dict[str, Any], now_ms: int) -> float:
     return float(section.get("m", 0.0)) / _growth(now_ms - int(ref))
 
 
-def stated(profile: dict[str, Any], skill_topic: Mapping[str, str] | None = None) -> Vector:
+def stated(profile: dict[str, Any], skill_topic: dict[str, str] | None = None) -> Vector:
     """What the learner says: stated interests, goals, and skills they rated themselves on.
 
     ``skill_topic`` (skill -> topic, see :func:`skill_topics`) lets a goal skill
@@ -240,17 +240,23 @@ def stated(profile: dict[str, Any], skill_topic: Mapping[str, str] | None = None
     >>> stated({"interests": ["data"], "goals": ["sql"]}, {"sql": "data"})
     {'t:data': 1.5, 's:sql': 0.5}
     """
+    # Each key built once (compiled, an f-string is a str build per use).
     out: Vector = {}
     for t in profile.get("interests") or ():
-        out[f"t:{t}"] = out.get(f"t:{t}", 0.0) + 1.0
-    topics = skill_topic or {}
+        k = f"t:{t}"
+        out[k] = out.get(k, 0.0) + 1.0
+    topics = skill_topic if skill_topic is not None else {}
     for s in profile.get("goals") or ():
-        out[f"s:{s}"] = out.get(f"s:{s}", 0.0) + 0.5
+        k = f"s:{s}"
+        out[k] = out.get(k, 0.0) + 0.5
         if s in topics:
-            out[f"t:{topics[s]}"] = out.get(f"t:{topics[s]}", 0.0) + 0.5
-    for s, level in (profile.get("self_assessed_skills") or {}).items():
+            k = f"t:{topics[s]}"
+            out[k] = out.get(k, 0.0) + 0.5
+    rated: dict[str, Any] = profile.get("self_assessed_skills") or {}
+    for s, level in rated.items():
         # Rating oneself on a skill shows familiarity more than interest: a light touch.
-        out[f"s:{s}"] = out.get(f"s:{s}", 0.0) + 0.2 * max(0.0, min(1.0, float(level)))
+        k = f"s:{s}"
+        out[k] = out.get(k, 0.0) + 0.2 * max(0.0, min(1.0, float(level)))
     return out
 
 
@@ -275,7 +281,13 @@ def skill_topics(catalog: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
 
 
 def _unit(v: dict[str, float]) -> Vector:
-    norm = math.sqrt(sum(x * x for x in v.values()))
+    # A float accumulator, not sum(): compiled, sum() over a generator adds boxed
+    # numbers and its result makes math.sqrt a generic call. The same additions in
+    # the same order.
+    ss = 0.0
+    for x in v.values():
+        ss += x * x
+    norm = math.sqrt(ss)
     return {k: x / norm for k, x in v.items()} if norm > 0 else {}
 
 
@@ -283,7 +295,7 @@ def vector(
     section: dict[str, Any],
     profile: dict[str, Any],
     now_ms: int,
-    skill_topic: Mapping[str, str] | None = None,
+    skill_topic: dict[str, str] | None = None,
 ) -> Vector:
     """The learner's interest vector now: sparse, L2-normalised, at most VECTOR_FEATURES.
 
@@ -298,8 +310,10 @@ def vector(
         mixed[k] = alpha * x
     for k, x in said.items():
         mixed[k] = mixed.get(k, 0.0) + (1.0 - alpha) * x
-    top = sorted(mixed.items(), key=lambda kv: (-kv[1], kv[0]))[:VECTOR_FEATURES]
-    out = _unit(dict(top))
+    # Sorted by (-weight, key) as tuples, not through a key function (compiled, one
+    # generic call per item); keys are unique, so the order is the same.
+    ranked = sorted([(-x, k) for k, x in mixed.items()])[:VECTOR_FEATURES]
+    out = _unit({k: -nx for nx, k in ranked})
     return {k: fast_round(x, 4) for k, x in out.items() if x >= 0.005}
 
 

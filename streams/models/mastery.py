@@ -139,8 +139,13 @@ class _FastLearner:
         self.g2 = dict(g2)
 
     def proba(self, x: Features) -> float:
+        # A float accumulator: compiled, sum() over a generator adds boxed numbers
+        # (the same additions in the same order).
         w = self.w
-        return _sigmoid(sum(w.get(k, 0.0) * v for k, v in x.items()))
+        z = 0.0
+        for k, v in x.items():
+            z += w.get(k, 0.0) * v
+        return _sigmoid(z)
 
     def learn(self, x: Features, y: bool, p: float) -> None:
         err = p - (1.0 if y else 0.0)  # gradient of log-loss w.r.t. the logit

@@ -78,7 +78,8 @@ def pack(state: LearnerState) -> bytes:
     raw = orjson.dumps(state)
     if len(raw) < PACK_FROM:
         return exact(raw)
-    return _LZ4 + bytes(cramjam.lz4.compress_block(raw))
+    # bytes + cramjam's buffer is one copy; bytes(buffer) first would be two.
+    return _LZ4 + cramjam.lz4.compress_block(raw)
 
 
 def exact(raw: bytes) -> bytes:
