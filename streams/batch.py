@@ -364,8 +364,7 @@ class LearnBatch:
         # The list's JSON is encoded once: kept in the list cache, and put into the
         # Redis value as it is (orjson.Fragment) rather than encoded again.
         if cached is not None:
-            listcache.patch(cached, state["prog"], touched or set(), now_ms, tz)
-            items_json = cached.items
+            items_json = listcache.patch(cached, state["prog"], touched or set(), now_ms, tz)
             LISTS_PATCHED.inc()
         else:
             items = self.recommender.recommend(

@@ -105,8 +105,9 @@ class ListCache:
 
 def patch(
     entry: CachedList, prog: dict[str, Any], touched: set[str], now_ms: int, tz: str
-) -> list[dict[str, Any]]:
-    """The cached items with the progress sentences of ``touched`` re-rendered (and kept)."""
+) -> bytes:
+    """Re-render the progress sentences of ``touched`` in the cached list; returns its
+    new JSON (also kept in ``entry``)."""
     items: list[dict[str, Any]] = orjson.loads(entry.items)
     for cid in touched:
         p = prog.get(cid)
@@ -115,4 +116,4 @@ def patch(
         i, j = entry.cont[cid]
         items[i]["reasons"][j] = reason(("continue", p[0], p[1]), now_ms, tz)
     entry.items = exact(orjson.dumps(items))  # kept: see state.exact
-    return items
+    return entry.items
