@@ -33,7 +33,7 @@ from streams.metrics import (
 )
 from streams.models import learner, recommend
 from streams.models.rounding import fast_round
-from streams.models.state import LearnerState, exact, new_state, pack, unpack
+from streams.models.state import LearnerState, new_state, pack, unpack
 from streams.reference import ReferenceData
 from streams.skills import SkillTracker
 
@@ -379,15 +379,11 @@ class LearnBatch:
             )
             state["top"] = items[0]["content_id"] if items else None
             state["rk"] = state.get("n", 0)
-            items_json = exact(orjson.dumps(items))  # kept until the next ranking
+            items_json = orjson.dumps(items)
             self.lists.put(
                 learner_id,
-                listcache.CachedList(
-                    items_json,
-                    listcache.continue_slots(items, state["prog"]),
-                    state["rk"],
-                    inputs,
-                    now_ms,
+                listcache.cached_list(
+                    items, items_json, state["prog"], state["rk"], inputs, now_ms
                 ),
             )
             LISTS_RANKED.inc()

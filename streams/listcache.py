@@ -39,8 +39,11 @@ Inputs = tuple[int, int, int, str, str | None]
 
 @dataclass(slots=True)
 class CachedList:
-    items: bytes  # orjson of the rendered items
-    cont: dict[str, tuple[int, int]]  # content id -> (item index, reason index) of its progress
+    # The list's JSON in pieces: each item with a progress sentence is a piece of
+    # its own, the runs between them are joined. A patch decodes and encodes only
+    # the items it changes, not the whole list.
+    parts: list[bytes]
+    cont: dict[str, tuple[int, int]]  # content id -> (its piece, reason index) of its progress
     rk: int  # the learner's event count when ranked (state["rk"])
     inputs: Inputs
     ranked_ms: int
@@ -59,6 +62,39 @@ def continue_slots(items: list[dict[str, Any]], prog: dict[str, Any]) -> dict[st
                 out[cid] = (i, j)
                 break
     return out
+
+
+def cached_list(
+    items: list[dict[str, Any]],
+    items_json: bytes,
+    prog: dict[str, Any],
+    rk: int,
+    inputs: Inputs,
+    ranked_ms: int,
+) -> CachedList:
+    """The cache entry of a list just ranked; ``items_json`` is ``orjson.dumps(items)``.
+
+    Each in-progress item is found in ``items_json`` by its own encoding. The
+    match can only be that item: it starts with ``{"content_id":"<id>"`` (every
+    item's first key), ids are unique in a list, and inside a JSON string every
+    ``"`` is escaped, so those bytes cannot occur within another item's text.
+    """
+    parts: list[bytes] = []
+    cont: dict[str, tuple[int, int]] = {}
+    pos = 0
+    for cid, (i, j) in continue_slots(items, prog).items():  # in list order
+        one = orjson.dumps(items[i])
+        start = items_json.find(one, pos)
+        if start < 0:  # cannot happen (see above); the item then just is not patchable
+            continue
+        parts.append(items_json[pos:start])
+        cont[cid] = (len(parts), j)
+        pos = start + len(one)
+        parts.append(items_json[start:pos])
+    # Slices are copies of their own length; the whole output is copied with
+    # exact(): orjson's buffer is larger (see state.exact).
+    parts.append(items_json[pos:] if pos else exact(items_json))
+    return CachedList(parts, cont, rk, inputs, ranked_ms)
 
 
 class ListCache:
@@ -106,14 +142,15 @@ class ListCache:
 def patch(
     entry: CachedList, prog: dict[str, Any], touched: set[str], now_ms: int, tz: str
 ) -> bytes:
-    """Re-render the progress sentences of ``touched`` in the cached list; returns its
-    new JSON (also kept in ``entry``)."""
-    items: list[dict[str, Any]] = orjson.loads(entry.items)
+    """Re-render the progress sentences of ``touched`` in the cached list (kept in
+    ``entry``); returns the list's new JSON."""
+    parts = entry.parts
     for cid in touched:
         p = prog.get(cid)
         if p is None:
             continue
-        i, j = entry.cont[cid]
-        items[i]["reasons"][j] = reason(("continue", p[0], p[1]), now_ms, tz)
-    entry.items = exact(orjson.dumps(items))  # kept: see state.exact
-    return entry.items
+        k, j = entry.cont[cid]
+        item: dict[str, Any] = orjson.loads(parts[k])
+        item["reasons"][j] = reason(("continue", p[0], p[1]), now_ms, tz)
+        parts[k] = exact(orjson.dumps(item))  # kept: see state.exact
+    return b"".join(parts)

@@ -26,7 +26,9 @@ from typing import Any, Final, TypeVar
 
 from streams.models.rng import Draws
 
-ARMS: Final[tuple[str, ...]] = ("fresh", "niche", "cluster", "popular", "interest", "peers", "gap")
+# A set: every source of every candidate past the top is looked up here (a tuple
+# compared each non-arm source with all seven names).
+ARMS: Final = frozenset({"fresh", "niche", "cluster", "popular", "interest", "peers", "gap"})
 WINDOW: Final = 40
 
 T = TypeVar("T")

@@ -325,7 +325,12 @@ class Logit:
     def __init__(
         self, weights: Mapping[str, float] | None = None, lr: float = 0.05, l2: float = 0.0
     ) -> None:
-        self.weights: dict[str, float] = dict(weights or {})
+        # Copied key by key, not with dict(): CPython 3.11 gives a presized dict (a
+        # compiled display of more than 5 keys, as RULE_WEIGHTS, or orjson's, as a
+        # restored checkpoint) a table for keys of any type, where a lookup by an
+        # equal but not identical string goes through the generic rich comparison;
+        # dict() would copy that table. A dict filled key by key keeps a str table.
+        self.weights: dict[str, float] = {k: v for k, v in (weights or {}).items()}
         self.lr = lr
         self.l2 = l2
         self.n = 0
@@ -459,7 +464,7 @@ class SharedPrior:
                 nw = c - lr * (g_l * v + l2 * c)
                 t = nw * 1e4
                 if -_BIG < t < _BIG:
-                    f = t // 1.0
+                    f = float(math.floor(t))  # see fast_round
                     d = t - f
                     nw = round(nw, 4) if d == 0.5 else (f + 1.0 if d > 0.5 else f) / 1e4
                 else:

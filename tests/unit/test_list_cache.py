@@ -156,7 +156,7 @@ def test_cache_is_bounded_by_size_and_age() -> None:
     from streams.listcache import CachedList, ListCache
 
     def entry(t: int) -> CachedList:
-        return CachedList(b"[]", {}, 1, (0, 0, 0, "UTC", None), t)
+        return CachedList([b"[]"], {}, 1, (0, 0, 0, "UTC", None), t)
 
     cache = ListCache(max_learners=3, max_age_ms=1_000)
     for i, name in enumerate("abcd"):
@@ -167,3 +167,45 @@ def test_cache_is_bounded_by_size_and_age() -> None:
     cache.put("e", entry(1_500))  # c is dropped by size; d (3 ms) and b (1 ms) by age
     assert len(cache) == 1
     assert cache.usable("e", 1, (0, 0, 0, "UTC", None), set(), 1_600) is not None
+
+
+def test_a_patch_re_encodes_only_the_changed_items_and_matches_a_full_encoding() -> None:
+    from streams.listcache import cached_list, patch
+    from streams.models.explain import reason
+
+    def item(cid: str, title: str, progress: float | None) -> dict[str, Any]:
+        reasons = ["Popular in your team"]
+        if progress is not None:
+            reasons.append(reason(("continue", progress, NOW - DAY), NOW, "UTC"))
+        return {
+            "content_id": cid,
+            "title": title,
+            "score": 0.5,
+            "source": "continue",
+            "reasons": reasons,
+        }
+
+    # Two items with the same sentence, and a title that spells out another item's
+    # JSON (escaped when encoded, so it cannot be mistaken for that item).
+    items = [
+        item("a", '{"content_id":"b","title":"x"}', None),
+        item("b", "B", 0.25),
+        item("c", "C", None),
+        item("d", "D", 0.25),
+    ]
+    prog = {"b": [0.25, NOW - DAY], "d": [0.25, NOW - DAY]}
+    entry = cached_list(items, orjson.dumps(items), prog, 3, (0, 0, 0, "UTC", None), NOW)
+    assert b"".join(entry.parts) == orjson.dumps(items)
+    assert set(entry.cont) == {"b", "d"}
+
+    prog["d"] = [0.75, NOW]
+    out = patch(entry, prog, {"d"}, NOW, "UTC")
+    items[3]["reasons"][1] = reason(("continue", 0.75, NOW), NOW, "UTC")
+    assert out == orjson.dumps(items), "only d's sentence changed, byte for byte"
+    assert "75% through" in orjson.loads(out)[3]["reasons"][1]
+    assert "25% through" in orjson.loads(out)[1]["reasons"][1]
+
+    prog["b"] = [0.5, NOW]
+    out = patch(entry, prog, {"b", "d"}, NOW, "UTC")
+    items[1]["reasons"][1] = reason(("continue", 0.5, NOW), NOW, "UTC")
+    assert out == orjson.dumps(items), "the earlier patch is kept, the new one added"
