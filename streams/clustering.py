@@ -41,6 +41,8 @@ DAY_MS: Final = 86_400_000
 # a learner counts in their cluster's size this long after their last update
 ACTIVE_DAYS: Final = 30
 SNAPSHOT_KEY: Final = "clusters"
+# Learners whose stated interests are kept (twice the batch's decoded states).
+SAID_MAX: Final = 4096
 
 
 def updates_topic(topics: Topics) -> str:
@@ -215,6 +217,11 @@ class InterestTracker:
         self._evidence: dict[str, float] = {}
         self._topics_key: Any = None
         self._skill_topic: dict[str, str] = {}
+        # learner -> (profile, skill map, interest.stated_unit of the two): the
+        # profile's part of the interest vector, made again only when either is
+        # another object. Both are replaced, never changed in place, and a state
+        # kept decoded between batches keeps its profile object (decision 0024).
+        self._said: dict[str, tuple[dict[str, Any], dict[str, str], dict[str, float]]] = {}
 
     def skill_topic(self, catalog: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
         key = (id(catalog), len(catalog))
@@ -294,7 +301,16 @@ class InterestTracker:
         # Event time, so replays assign the same; a learner with no activity yet
         # is as of their profile.
         t = int(sec.get("t") or state.get("last_ms") or profile.get("updated_at_ms") or 0)
-        x = interest.vector(sec, profile, t, self.skill_topic(catalog))
+        skill_topic = self.skill_topic(catalog)
+        hit = self._said.get(learner_id)
+        if hit is not None and hit[0] is profile and hit[1] is skill_topic:
+            said = hit[2]
+        else:
+            said = interest.stated_unit(profile, skill_topic)
+            if len(self._said) >= SAID_MAX:
+                del self._said[next(iter(self._said))]
+            self._said[learner_id] = (profile, skill_topic, said)
+        x = interest.vector(sec, profile, t, skill_topic, said)
         before = clusters.membership(sec)
         snap = self.cache.snapshot
         cid = clusters.assign(sec, x, snap, evidence, t, self.margin, self.patience)

@@ -291,18 +291,26 @@ def _unit(v: dict[str, float]) -> Vector:
     return {k: x / norm for k, x in v.items()} if norm > 0 else {}
 
 
+def stated_unit(profile: dict[str, Any], skill_topic: dict[str, str] | None = None) -> Vector:
+    """:func:`stated`, L2-normalised: the profile's part of :func:`vector`."""
+    return _unit(stated(profile, skill_topic))
+
+
 def vector(
     section: dict[str, Any],
     profile: dict[str, Any],
     now_ms: int,
     skill_topic: dict[str, str] | None = None,
+    said: Vector | None = None,
 ) -> Vector:
     """The learner's interest vector now: sparse, L2-normalised, at most VECTOR_FEATURES.
 
-    Empty when there is neither behaviour nor a stated interest.
+    Empty when there is neither behaviour nor a stated interest. ``said`` is
+    ``stated_unit(profile, skill_topic)`` if the caller has it already (not changed).
     """
     behaviour = _unit(section.get("w") or {})
-    said = _unit(stated(profile, skill_topic))
+    if said is None:
+        said = stated_unit(profile, skill_topic)
     m = mass(section, now_ms) if behaviour else 0.0
     alpha = m / (m + PRIOR_MASS) if said else 1.0
     mixed: Vector = {}

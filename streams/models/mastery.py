@@ -84,6 +84,32 @@ _MAX_STREAK: Final = 4
 _MAX_COUNT: Final = 5
 _MAX_RUN: Final = 10
 
+# Feature names, made once: the one-hots from tables, the per-skill and per-segment
+# names from memos. Built per call (f-strings, concatenations, then hashed for the
+# dict) they were a fifth of this model's feature instructions (callgrind).
+_C_KEYS: Final[tuple[tuple[str, ...], ...]] = tuple(
+    tuple(f"c:{i}:{j}" for j in range(_MAX_COUNT + 1)) for i in range(_MAX_COUNT + 1)
+)
+_K_KEYS: Final[tuple[str, ...]] = tuple(f"k:{i}" for i in range(-_MAX_STREAK, _MAX_STREAK + 1))
+_RUN_KEYS: Final[tuple[str, ...]] = tuple(f"run:{i}" for i in range(_MAX_RUN + 1))
+_LOG_KEYS: Final = 64  # int(log2(1 + x)) of any count or minute span stays below this
+_N_KEYS: Final[tuple[str, ...]] = tuple(f"n:{i}" for i in range(_LOG_KEYS))
+_G_KEYS: Final[tuple[str, ...]] = tuple(f"g:{i}" for i in range(_LOG_KEYS))
+# skill -> ("s:" + skill, "ls:" + skill, "lf:" + skill); segment -> name -> segment + name.
+# Bounded by the catalog's skills; cleared past the cap all the same.
+_SKILL_KEYS: Final[dict[str, tuple[str, str, str]]] = {}
+_SEG_KEYS: Final[dict[str, dict[str, str]]] = {"F|": {}, "N|": {}, "S|": {}, "R|": {}}
+_KEYS_MAX: Final = 50_000
+
+
+def _skill_keys(s: str) -> tuple[str, str, str]:
+    keys = _SKILL_KEYS.get(s)
+    if keys is None:
+        if len(_SKILL_KEYS) >= _KEYS_MAX:
+            _SKILL_KEYS.clear()
+        keys = _SKILL_KEYS[s] = ("s:" + s, "ls:" + s, "lf:" + s)
+    return keys
+
 
 def _sigmoid(z: float) -> float:
     if z < -35.0:
@@ -230,7 +256,8 @@ class SkillModel:
         e = sk.get(s)
         n = sec.get("n", 0)
         last_skill = sec.get("ls")
-        f: Features = {"b": 1.0, "s:" + s: 1.0, f"n:{int(math.log2(1 + n))}": 1.0}
+        names = _skill_keys(s)
+        f: Features = {"b": 1.0, names[0]: 1.0, _N_KEYS[int(math.log2(1 + n))]: 1.0}
         th = sec.get("th", 0.0)
         if th:
             f["th"] = th
@@ -244,24 +271,29 @@ class SkillModel:
             succ, fail, streak = e[SUCC], e[FAIL], e[STREAK]
             seg = "S|" if last_skill == s else "R|"
             if succ:
-                f["ls:" + s] = math.log1p(succ)
+                f[names[1]] = math.log1p(succ)
             if fail:
-                f["lf:" + s] = math.log1p(fail)
-            f[f"c:{min(succ, _MAX_COUNT)}:{min(fail, _MAX_COUNT)}"] = 1.0
-            f[f"k:{max(-_MAX_STREAK, min(_MAX_STREAK, streak))}"] = 1.0
+                f[names[2]] = math.log1p(fail)
+            f[_C_KEYS[min(succ, _MAX_COUNT)][min(fail, _MAX_COUNT)]] = 1.0
+            f[_K_KEYS[max(-_MAX_STREAK, min(_MAX_STREAK, streak)) + _MAX_STREAK]] = 1.0
             f["ew"] = e[EWR] - 0.5
             if e[RES]:
                 f["sr"] = e[RES]
             now = _minute(t_ms) if t_ms is not None else sec.get("t")
             if now is not None:
-                f[f"g:{int(math.log2(1 + max(0, now - e[MINUTE])))}"] = 1.0
+                f[_G_KEYS[int(math.log2(1 + max(0, now - e[MINUTE])))]] = 1.0
         run = sec.get("run", 0) if last_skill == s else 0
-        f[f"run:{min(run, _MAX_RUN)}"] = 1.0
+        f[_RUN_KEYS[min(run, _MAX_RUN)]] = 1.0
+        seg_keys = _SEG_KEYS[seg]
+        if len(seg_keys) >= _KEYS_MAX:
+            seg_keys.clear()
         for k, v in f.items():
             v *= scale
             x[k] = x.get(k, 0.0) + v
-            k = seg + k
-            x[k] = x.get(k, 0.0) + v
+            sk_name = seg_keys.get(k)
+            if sk_name is None:
+                sk_name = seg_keys[k] = seg + k
+            x[sk_name] = x.get(sk_name, 0.0) + v
         # Transfer from the most recently practised other skills (dict order = recency).
         for s2 in islice((o for o in reversed(sk) if o != s), self.transfer):
             k = f"t:{s2}:{s}"

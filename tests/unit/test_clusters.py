@@ -213,3 +213,34 @@ def test_the_evaluation_beats_its_random_baseline_and_reports_flaps() -> None:
     assert final["ari"] > 0.4 and abs(final["ari_random"]) < 0.1
     assert r["flaps_per_100_events"] < r["flaps_per_100_events_nearest"]
     assert 0 < r["interest_updates_per_100_events"] < 25
+
+
+def test_a_new_profile_or_catalog_changes_the_published_interests_at_once() -> None:
+    """The tracker keeps each learner's stated interests between batches; a new
+    profile (or a new catalog's skill map) must not be answered from that memo."""
+    # Every move is published (no minimum gap), so the records show each vector.
+    tracker = clustering.InterestTracker(clustering.CentroidCache(), min_gap_ms=0)
+    catalog: dict[str, Any] = {"c1": {"content_id": "c1", "skills": ["sql"], "topics": ["data"]}}
+    st = new_state()
+
+    def published(profile: dict[str, Any] | None = None) -> dict[str, float]:
+        if profile is not None:
+            assert learner.apply_profile(st, profile)
+        tracker.finish("ada", st, catalog)
+        rec = tracker.drain()
+        assert rec is not None, "a changed stated interest is published"
+        (update,) = clustering.decode_updates(rec).interest
+        return dict(update["x"])
+
+    first = published({"learner_id": "ada", "updated_at_ms": 1, "interests": ["design"]})
+    assert set(first) == {"t:design"}
+    # The same state again (a kept decoded state): nothing new to publish.
+    tracker.finish("ada", st, catalog)
+    rec = tracker.drain()
+    assert rec is None or not clustering.decode_updates(rec).interest
+    # A newer profile is another dict: its interests show at once.
+    second = published({"learner_id": "ada", "updated_at_ms": 2, "goals": ["sql"]})
+    assert set(second) == {"s:sql", "t:data"}
+    # A new catalog maps the goal to another topic.
+    catalog = {"c1": {"content_id": "c1", "skills": ["sql"], "topics": ["finance"]}}
+    assert set(published()) == {"s:sql", "t:finance"}
