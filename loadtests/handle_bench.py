@@ -8,8 +8,12 @@ loads its reference data, pre-encodes its profiles and ``--events`` activity
 events (Avro wire format) and times (process CPU time) ``handle`` +
 ``save_states`` over batches of ``--batch`` records (default: the worker's
 ``LEARNPULSE_STREAMS_BATCH_SIZE`` default), as the worker calls them. Runs of the
-variants alternate (base, A, B, base, A, B, ...) so a noisy neighbour hits all
-of them alike; medians are printed with the gain over ``base``. This is how the
+variants alternate so a noisy neighbour hits all of them alike, and the order
+rotates each repeat (base, A, B; then A, B, base; then B, base, A; ...): on this
+machine the second run of a pair was measured faster, by about 5% (RESULTS.md,
+thirteenth round), so a fixed order favours whichever variant runs later. Use an
+even number of repeats with two variants. Medians are printed with the gain over
+``base``. This is how the
 processing patches of ``loadtests.patches`` (fast-decode, paths-index) are
 measured; transport patches need ``loadtests.throughput``. ``--tree NAME=PATH``
 runs the same child from another source tree (a ``git worktree`` of another
@@ -163,8 +167,8 @@ def main(
                 values = {name: f.result() for name, f in futures.items()}
         else:
             values = {
-                name: run_child(events, learners, batch, p, trees.get(name), False, warm)
-                for name, p in specs.items()
+                name: run_child(events, learners, batch, specs[name], trees.get(name), False, warm)
+                for name in run_order(list(specs), rep)
             }
         for name, value in values.items():
             results[name].append(value)
@@ -192,6 +196,16 @@ def main(
         row += [f"{(base - med) / base:+.1%}", " ".join(f"{v:.4g}" for v in vals)]
         t.add_row(*row)
     console.print(t)
+
+
+def run_order(names: list[str], rep: int) -> list[str]:
+    """The variants in the order of repeat ``rep``: rotated, so each is first as often.
+
+    >>> [run_order(["base", "a", "b"], r) for r in range(3)]
+    [['base', 'a', 'b'], ['a', 'b', 'base'], ['b', 'base', 'a']]
+    """
+    k = rep % len(names)
+    return names[k:] + names[:k]
 
 
 def run_child(
