@@ -297,6 +297,7 @@ class InterestTracker:
         profile: dict[str, Any] = state.get("profile") or {}
         evidence = self._evidence.pop(learner_id, 0.0)
         if peers.opted_out(profile):
+            self._said.pop(learner_id, None)  # keep nothing of an opted-out profile
             return {"cluster": None, "peers": {"opted_out": True}}
         # Event time, so replays assign the same; a learner with no activity yet
         # is as of their profile.
@@ -305,6 +306,8 @@ class InterestTracker:
         hit = self._said.get(learner_id)
         if hit is not None and hit[0] is profile and hit[1] is skill_topic:
             said = hit[2]
+        elif not profile:  # no profile yet: a new {} each time, nothing to keep
+            said = {}
         else:
             said = interest.stated_unit(profile, skill_topic)
             if len(self._said) >= SAID_MAX:

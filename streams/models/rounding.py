@@ -37,7 +37,7 @@ def fast_round(x: float, digits: int) -> float:
         return round(x, digits)
     # The nearest integer of y without round(): floor(y) as a float. Compiled,
     # math.floor is C's floor() and |y| < 2**52 keeps the int unboxed; y // 1.0
-    # is Python's floor division, through fmod (~300 instructions with it). They
+    # is Python's floor division, through fmod (~190 instructions with it). They
     # differ only for y = -0.0 (0.0 against -0.0), which returns copysign(0.0, x)
     # below either way. y - f is exact or, near zero, rounds monotonically, so it
     # is never on the wrong side of a half; a half, or a value rounded onto one,

@@ -244,3 +244,25 @@ def test_a_new_profile_or_catalog_changes_the_published_interests_at_once() -> N
     # A new catalog maps the goal to another topic.
     catalog = {"c1": {"content_id": "c1", "skills": ["sql"], "topics": ["finance"]}}
     assert set(published()) == {"s:sql", "t:finance"}
+
+
+def test_the_tracker_keeps_nothing_of_an_opted_out_or_missing_profile() -> None:
+    tracker = clustering.InterestTracker(clustering.CentroidCache(), min_gap_ms=0)
+    catalog: dict[str, Any] = {}
+    st = new_state()
+    assert tracker.finish("ada", st, catalog)["peers"] != {"opted_out": True}
+    assert "ada" not in tracker._said, "no profile yet: nothing to keep"
+
+    learner.apply_profile(st, {"learner_id": "ada", "updated_at_ms": 1, "interests": ["x"]})
+    tracker.finish("ada", st, catalog)
+    assert tracker._said["ada"][0] is st["profile"]
+
+    out = {
+        "learner_id": "ada",
+        "updated_at_ms": 2,
+        "interests": ["x"],
+        "peer_features_opt_out": True,
+    }
+    learner.apply_profile(st, out)
+    assert tracker.finish("ada", st, catalog)["peers"] == {"opted_out": True}
+    assert "ada" not in tracker._said, "an opted-out learner's profile is not kept"
