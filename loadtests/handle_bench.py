@@ -188,7 +188,7 @@ def main(
         med = statistics.median(vals)
         row = [
             name,
-            trees.get(name) or specs[name] or "-",
+            tree_label(trees.get(name)) or specs[name] or "-",
             f"{med:.3f}" if callgrind else f"{med:.1f}",
         ]
         if not callgrind:
@@ -196,6 +196,24 @@ def main(
         row += [f"{(base - med) / base:+.1%}", " ".join(f"{v:.4g}" for v in vals)]
         t.add_row(*row)
     console.print(t)
+
+
+def tree_label(tree: str | None) -> str:
+    """The tree, and its interpreter when that is not this one."""
+    if tree is None:
+        return ""
+    python = interpreter(tree)
+    return tree if python == sys.executable else f"{tree} ({python_version(python)})"
+
+
+def python_version(python: str) -> str:
+    out = subprocess.run(
+        [python, "-c", "import sys; print(sys.version.split()[0])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return f"Python {out.stdout.strip()}"
 
 
 def run_order(names: list[str], rep: int) -> list[str]:
@@ -206,6 +224,16 @@ def run_order(names: list[str], rep: int) -> list[str]:
     """
     k = rep % len(names)
     return names[k:] + names[:k]
+
+
+def interpreter(tree: str | None) -> str:
+    """The tree's own ``.venv`` interpreter if it has one, else this one.
+
+    A tree with its own venv may run another Python build (the fourteenth round
+    compared interpreters this way), and its compiled modules were built for it.
+    """
+    own = Path(tree) / ".venv" / "bin" / "python" if tree else None
+    return str(own) if own is not None and own.exists() else sys.executable
 
 
 def run_child(
@@ -222,7 +250,7 @@ def run_child(
     env = dict(os.environ, LP_BENCH_PATCHES=patches)
     if cwd is not None:
         env["PYTHONPATH"] = cwd  # its streams/ and learnpulse/, not this tree's
-    cmd = [sys.executable, "-m", "loadtests.handle_bench", "--child"]
+    cmd = [interpreter(cwd), "-m", "loadtests.handle_bench", "--child"]
     cmd += ["--events", str(events), "--learners", str(learners), "--batch", str(batch)]
     cmd += ["--warm", str(warm)]
     if not callgrind:

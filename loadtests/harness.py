@@ -22,6 +22,7 @@ from typing import Any
 import psutil
 import redis
 
+from learnpulse import interpreter
 from learnpulse.stack.procs import Proc, free_port
 from learnpulse.stack.services import (
     RedisUsers,
@@ -254,7 +255,7 @@ def machine_line(m: dict[str, str] | None = None) -> str:
     """The line every benchmark prints first: what it ran on, and at which commit."""
     m = m or machine()
     return (
-        f"machine: {m['nproc']} CPUs, {m['cpu']}, Python {m['python']}, "
+        f"machine: {m['nproc']} CPUs, {m['cpu']}, {m.get('interpreter') or m['python']}, "
         f"load {m['load']}, reference loop {m['speed']}, commit {m['commit']}"
     )
 
@@ -332,6 +333,9 @@ def machine() -> dict[str, str]:
         "nproc": str(os.cpu_count()),
         "cpu": model,
         "python": platform.python_version(),
+        # The build matters as much as the version: 20% of the worker's CPU per
+        # event between pyenv's default and an optimized build (decision 0028).
+        "interpreter": str(interpreter.describe()),
         "load": " ".join(f"{x:.1f}" for x in os.getloadavg()),
         "speed": f"{reference_speed():.0f} ms",
     }

@@ -72,8 +72,8 @@ def main() -> int:
 
 
 def _report_compiled() -> None:
-    from learnpulse import native
-    from streams.metrics import COMPILED_MODELS
+    from learnpulse import interpreter, native
+    from streams.metrics import COMPILED_MODELS, INTERPRETER_BUILD
 
     log = logging.getLogger("streams")
     if native.in_use():
@@ -86,6 +86,12 @@ def _report_compiled() -> None:
             "build them with: python -m learnpulse.native build",
             native.guard() or "not loaded",
         )
+    build = interpreter.describe()
+    INTERPRETER_BUILD.labels({True: "yes", False: "no", None: "unknown"}[build.optimized]).set(1)
+    log.info("interpreter: %s", build)
+    hint = interpreter.warning()
+    if hint:
+        log.warning("interpreter: %s", hint)
 
 
 if __name__ == "__main__":

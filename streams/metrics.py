@@ -77,6 +77,12 @@ COMPILED_MODELS = Gauge(
     "learnpulse_compiled_models",
     "1 when this worker runs the mypyc-compiled models, 0 when plain Python (slower)",
 )
+INTERPRETER_BUILD = Gauge(
+    "learnpulse_interpreter_build",
+    "1 for this worker's CPython build: optimized yes (PGO), no (about 20% more CPU per "
+    "event), unknown (a distribution's build, flags not recorded)",
+    ["optimized"],
+)
 STATE_BYTES = Histogram(
     "learnpulse_learner_state_bytes",
     "Size of a learner's stream state",

@@ -176,6 +176,13 @@ def panels() -> list[dict[str, Any]]:
         thresholds=[(None, "green"), (1, "orange")],
     )
     g.stat(
+        "Workers on a slow Python build",
+        q(f'count(learnpulse_interpreter_build{{{WORKERS}, optimized="no"}}) or vector(0)'),
+        description="Workers on a CPython built without PGO/LTO: 13-19% less throughput "
+        "per core on the development machine (docs/decisions/0028)",
+        thresholds=[(None, "green"), (1, "orange")],
+    )
+    g.stat(
         "Firing alerts",
         q('count(ALERTS{alertstate="firing", alertname=~"LearnPulse.*"}) or vector(0)'),
         thresholds=[(None, "green"), (1, "red")],

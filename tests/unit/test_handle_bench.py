@@ -15,3 +15,16 @@ def test_each_variant_runs_first_equally_often_and_every_repeat_runs_all() -> No
     # Two variants, an even number of repeats: each is second in half the pairs.
     pairs = [run_order(["base", "before"], rep) for rep in range(4)]
     assert Counter(p[1] for p in pairs) == {"base": 2, "before": 2}
+
+
+def test_a_tree_with_its_own_venv_runs_on_its_own_interpreter(tmp_path) -> None:
+    import sys
+
+    from loadtests.handle_bench import interpreter
+
+    assert interpreter(None) == sys.executable
+    assert interpreter(str(tmp_path)) == sys.executable  # no venv there: this one
+    own = tmp_path / ".venv" / "bin" / "python"
+    own.parent.mkdir(parents=True)
+    own.symlink_to(sys.executable)
+    assert interpreter(str(tmp_path)) == str(own)
