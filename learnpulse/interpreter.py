@@ -5,7 +5,7 @@ the allocator, float boxing, even from the compiled models (decision 0023). A
 CPython configured without ``--enable-optimizations`` (profile-guided) and
 ``--with-lto``, as pyenv, asdf and a plain ``./configure`` build it by default,
 runs that code markedly slower. On the development machine the same commit
-needed 20% less CPU per event in ``LearnBatch.handle`` on Debian's build
+needed 8-20% less CPU per event in ``LearnBatch.handle`` on Debian's build
 (PGO+LTO) than on a pyenv build of 3.11.7 (docs/decisions/0028,
 loadtests/RESULTS.md, fourteenth round). The official Docker images, which the
 Dockerfile uses, and Debian's and Ubuntu's ``python3`` are optimized builds.
@@ -40,8 +40,9 @@ from dataclasses import dataclass
 from typing import Any
 
 HINT = (
-    "this CPython was built without --enable-optimizations (PGO) and LTO: the stream "
-    "worker needs about 20% more CPU per event on it (docs/decisions/0028). Use an "
+    "this CPython was built without --enable-optimizations (PGO) and LTO: on an "
+    "optimized build the stream worker needed 8-20% less CPU per event "
+    "(docs/decisions/0028). Use an "
     "optimized build: the official Docker image, a distribution's python3, or pyenv with "
     "PYTHON_CONFIGURE_OPTS='--enable-optimizations --with-lto'; ./lp takes PYTHON=..."
 )

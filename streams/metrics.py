@@ -79,8 +79,8 @@ COMPILED_MODELS = Gauge(
 )
 INTERPRETER_BUILD = Gauge(
     "learnpulse_interpreter_build",
-    "1 for this worker's CPython build: optimized yes (PGO), no (about 20% more CPU per "
-    "event), unknown (a distribution's build, flags not recorded)",
+    "1 for this worker's CPython build: optimized yes (PGO), no (no PGO/LTO: more CPU "
+    "per event, decision 0028), unknown (a distribution's build, flags not recorded)",
     ["optimized"],
 )
 STATE_BYTES = Histogram(
