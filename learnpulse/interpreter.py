@@ -8,14 +8,14 @@ runs that code markedly slower. On the development machine the same commit
 needed 8-20% less CPU per event in ``LearnBatch.handle`` on Debian's build
 (PGO+LTO) than on a pyenv build of 3.11.7 (docs/decisions/0028,
 loadtests/RESULTS.md, fourteenth round). The official Docker images, which the
-Dockerfile uses, and Debian's and Ubuntu's ``python3`` are optimized builds.
+Dockerfile uses, and Debian's ``python3`` are optimized builds.
 
 What can be told from inside the process:
 
 * ``--enable-optimizations`` in the configure arguments: an optimized build.
-* Installed under ``/usr`` with the configure arguments saying nothing: a
-  distribution's build. Debian and Ubuntu build PGO+LTO on amd64 and arm64 but
-  leave the flags out of ``sysconfig``, so this is "likely", not proof.
+* Installed under ``/usr`` without ``--enable-optimizations``: a distribution's
+  build. Debian's is PGO+LTO on amd64 and arm64 (its changelog) but leaves the
+  flags out of ``sysconfig``, so such a build is "unknown", not slow.
 * Anything else with configure arguments and no ``--enable-optimizations``
   (pyenv's default, a hand-built prefix): not optimized.
 

@@ -333,7 +333,7 @@ def machine() -> dict[str, str]:
         "nproc": str(os.cpu_count()),
         "cpu": model,
         "python": platform.python_version(),
-        # The build matters as much as the version: 20% of the worker's CPU per
+        # The build matters as much as the version: 8-20% of the worker's CPU per
         # event between pyenv's default and an optimized build (decision 0028).
         "interpreter": str(interpreter.describe()),
         "load": " ".join(f"{x:.1f}" for x in os.getloadavg()),

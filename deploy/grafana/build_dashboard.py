@@ -179,7 +179,7 @@ def panels() -> list[dict[str, Any]]:
         "Workers on a slow Python build",
         q(f'count(learnpulse_interpreter_build{{{WORKERS}, optimized="no"}}) or vector(0)'),
         description="Workers on a CPython built without PGO/LTO: an optimized build drained "
-        "13-19% more events per core on the development machine (docs/decisions/0028)",
+        "12-19% more events per core on the development machine (docs/decisions/0028)",
         thresholds=[(None, "green"), (1, "orange")],
     )
     g.stat(
