@@ -1,7 +1,7 @@
 """Where compiled code makes generic calls or reads module globals, by Python line.
 
     PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out \\
-        --collect-atstart=no --dump-before=os_getppid \\
+        --collect-atstart=no --dump-before=getppid \\
         --toggle-collect=CPyPy_batch___LearnBatch___handle \\
         --toggle-collect=CPyPy_batch___LearnBatch___save_states \\
         .venv/bin/python -m loadtests.handle_bench --child --events 4000 \\
