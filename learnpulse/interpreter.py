@@ -92,9 +92,10 @@ def _shared(cfg: Mapping[str, Any], this_process: bool) -> bool:
     return bool(cfg.get("Py_ENABLE_SHARED"))
 
 
-def warning() -> str | None:
-    """:data:`HINT` when this interpreter is known to be an unoptimized build."""
-    return HINT if describe().optimized is False else None
+def warning(build: Build | None = None) -> str | None:
+    """:data:`HINT` when this interpreter (or ``build``, if already described) is
+    known to be an unoptimized build."""
+    return HINT if (build or describe()).optimized is False else None
 
 
 def usable_and_not_slow() -> bool:
@@ -116,7 +117,8 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["--usable"]:
         sys.exit(0 if usable_and_not_slow() else 1)
     # ./lp prints this when it creates the venv
-    print(f"Python: {describe()} at {sys.executable}")
-    hint = warning()
+    build = describe()
+    print(f"Python: {build} at {sys.executable}")
+    hint = warning(build)
     if hint:
         print(f"note: {hint}")

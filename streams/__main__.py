@@ -89,7 +89,7 @@ def _report_compiled() -> None:
     build = interpreter.describe()
     INTERPRETER_BUILD.labels({True: "yes", False: "no", None: "unknown"}[build.optimized]).set(1)
     log.info("interpreter: %s", build)
-    hint = interpreter.warning()
+    hint = interpreter.warning(build)
     if hint:
         log.warning("interpreter: %s", hint)
 

@@ -47,6 +47,9 @@ def test_the_hint_names_the_fix_and_appears_only_for_a_slow_build(monkeypatch) -
     assert hint is not None and "--enable-optimizations" in hint and "PYTHON=" in hint
     monkeypatch.setattr(interpreter, "describe", lambda config=None: real(DOCKER))
     assert interpreter.warning() is None
+    # A build already described is not described again.
+    assert interpreter.warning(real(PYENV)) == interpreter.HINT
+    assert interpreter.warning(real(DEBIAN)) is None
 
 
 def test_this_process_is_described_with_its_version() -> None:
