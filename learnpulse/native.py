@@ -152,8 +152,13 @@ def clean(root: Path = ROOT) -> None:
 def build(root: Path = ROOT, quiet: bool = True) -> None:
     """Compile the listed modules in place (mypyc + the C compiler); writes the stamp."""
     clean(root)
+    # setuptools relinks an extension only when its C changed, whatever the
+    # interpreter: objects and libraries built for another Python would be kept.
+    # Each interpreter gets its own directories.
+    tag = hashlib.sha256(f"{sys.version}\0{os.path.realpath(sys.executable)}".encode()).hexdigest()
     code = (
         "import sys\n"
+        "temp = sys.argv.pop()\n"
         "from setuptools import setup\n"
         "from mypyc.build import mypycify\n"
         "setup(name='learnpulse-native', packages=[], py_modules=[],\n"
@@ -161,11 +166,12 @@ def build(root: Path = ROOT, quiet: bool = True) -> None:
         # type-checks numpy and River too (minutes, for no faster code).
         "      ext_modules=mypycify(['--follow-imports=skip', *sys.argv[1:]],\n"
         f"                           opt_level='3', group_name={GROUP!r}),\n"
-        "      script_args=['build_ext', '--inplace', '--build-temp', 'build/native'])\n"
+        "      script_args=['build_ext', '--inplace', '--build-temp', temp,\n"
+        "                   '--build-lib', temp + '/lib'])\n"
     )
     files = [str(source_path(m, root).relative_to(root)) for m in MODULES]
     out = subprocess.run(
-        [sys.executable, "-c", code, *files],
+        [sys.executable, "-c", code, *files, f"build/native/{tag[:12]}"],
         cwd=root,
         capture_output=quiet,
         text=True,
