@@ -294,8 +294,9 @@ def batch_trace() -> None:
     """Measurement only: one stderr line per batch of the learn loop: the gap since
     the previous batch was computed (waiting for records, intake, waiting for the
     previous batch's writes), its size, the age of its oldest and newest record
-    when computing starts (Kafka append time), and how long computing took. Shows
-    where live latency accrues."""
+    when computing starts (Kafka append time), and how long computing took, in wall
+    time and in the main thread's CPU time (the difference: other threads holding
+    the GIL, or the CPU taken away). Shows where live latency accrues."""
     import sys
     import time
     from typing import Any
@@ -307,13 +308,15 @@ def batch_trace() -> None:
 
     def compute(w: Any, msgs: Any) -> Any:
         start = time.time()
+        cpu0 = time.thread_time()
         stamps = [m.timestamp_ms for m in msgs]
         fx = original(w, msgs)
         end = time.time()
+        cpu = time.thread_time() - cpu0
         print(
             f"batch-trace: gap {1000 * (start - last_end[0]):.1f} ms, n {len(msgs)}, "
             f"oldest {start * 1000 - min(stamps):.1f} ms, newest {start * 1000 - max(stamps):.1f} "
-            f"ms, process {1000 * (end - start):.1f} ms",
+            f"ms, process {1000 * (end - start):.1f} ms, cpu {1000 * cpu:.1f} ms",
             file=sys.stderr,
             flush=True,
         )
@@ -699,3 +702,42 @@ def aiokafka_prefetch() -> None:
 
     fetcher_cls._proc_fetch_request = proc
     fetcher_cls.fetched_records = fetched
+
+
+@patch
+def gc_trace() -> None:
+    """Measurement only: the cyclic collector's time per generation, one stderr line
+    every 5 s (collections, total and longest pause, objects tracked after the last
+    full collection). Shows what the collector costs a live worker."""
+    import gc
+    import sys
+    import time
+
+    start: list[float] = [0.0]
+    # generation -> [collections, seconds, longest]
+    acc = {g: [0, 0.0, 0.0] for g in range(3)}
+    last_print = [time.monotonic()]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            start[0] = time.perf_counter()
+            return
+        took = time.perf_counter() - start[0]
+        a = acc[info["generation"]]
+        a[0] += 1
+        a[1] += took
+        a[2] = max(a[2], took)
+        now = time.monotonic()
+        if now - last_print[0] >= 5.0:
+            last_print[0] = now
+            parts = ", ".join(
+                f"gen{g} {c} x {1000 * s:.1f} ms (max {1000 * m:.1f})"
+                for g, (c, s, m) in acc.items()
+            )
+            print(
+                f"gc-trace: {parts}; tracked {len(gc.get_objects())}, frozen {gc.get_freeze_count()}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    gc.callbacks.append(callback)
