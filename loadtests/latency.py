@@ -339,9 +339,10 @@ def measure_max(r: Running, o: Options, max_events: int) -> float:
     cpu0 = cpu_of(r.worker)
     target = r.done + max_events
     while (c := harness.scrape(r.port) or 0.0) < target:
-        if time.monotonic() - t0 > 300:
+        elapsed = time.monotonic() - t0
+        if elapsed > 300:
             raise TimeoutError("the worker did not drain the backlog in 300 s")
-        time.sleep(0.1)
+        time.sleep(harness.next_wait(c - c0, elapsed, target - c))
     dt = time.monotonic() - t0
     cpu = cpu_of(r.worker) - cpu0
     console.print(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from loadtests.harness import pct
+from loadtests.harness import next_wait, pct
 from loadtests.latency import latencies
 
 
@@ -50,3 +50,13 @@ def test_percentiles_are_of_the_sorted_values() -> None:
     assert pct(values, 0.5) == 51.0
     assert pct(values, 0.99) == 100.0
     assert math.isnan(pct([], 0.5))  # nothing measured
+
+
+def test_progress_is_scraped_less_often_far_from_the_target() -> None:
+    # 1,000 events/s so far: 10,000 to go is 10 s away, capped at one scrape a second
+    assert next_wait(5_000, 5.0, 10_000) == 1.0
+    # 0.4 s away: half of it
+    assert math.isclose(next_wait(5_000, 5.0, 400), 0.2)
+    # close to the target, or nothing counted yet: the base interval
+    assert next_wait(5_000, 5.0, 50) == 0.1
+    assert next_wait(0, 0.0, 10_000) == 0.1
