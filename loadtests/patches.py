@@ -734,8 +734,9 @@ def gc_trace() -> None:
                 f"gen{g} {c} x {1000 * s:.1f} ms (max {1000 * m:.1f})"
                 for g, (c, s, m) in acc.items()
             )
+            tracked, frozen = len(gc.get_objects()), gc.get_freeze_count()
             print(
-                f"gc-trace: {parts}; tracked {len(gc.get_objects())}, frozen {gc.get_freeze_count()}",
+                f"gc-trace: {parts}; tracked {tracked}, frozen {frozen}",
                 file=sys.stderr,
                 flush=True,
             )
@@ -751,3 +752,21 @@ def switch_50ms() -> None:
     import sys
 
     sys.setswitchinterval(0.05)
+
+
+@patch
+def audit_every_report() -> None:
+    """The audit sink before the fifteenth round, for A/B: librdkafka reports every
+    delivered record (a Message and a Python call each, served inside flush), not
+    only failures."""
+    from typing import Any
+
+    import streams.sink as sink_mod
+
+    original = sink_mod.RecordSink.__init__
+
+    def init(self: Any, bootstrap: str, deadletter_topic: str, extra: Any = None) -> None:
+        every = {**(extra or {}), "delivery.report.only.error": False}
+        original(self, bootstrap, deadletter_topic, every)
+
+    sink_mod.RecordSink.__init__ = init  # type: ignore[method-assign]

@@ -65,8 +65,14 @@ class ChangelogProducer:
         self.producer = Producer(conf)
         self.topic = topic
         self.end_markers = end_markers
-        self.sent = 0
-        self.settled = 0  # delivered or failed
+        # Records sent and settled (delivered or failed) per partition. A flush
+        # waits per partition: librdkafka reports a partition's records in the
+        # order they were produced (idempotence keeps that order), so n settled
+        # there means its first n are. One count over all partitions did not:
+        # records sent after a flush began, to a partition on a quicker broker,
+        # could make up the count while an earlier record was still in flight.
+        self.sent: dict[int, int] = {}
+        self.settled: dict[int, int] = {}
         self._errors: list[KafkaError] = []
         # Partitions written since the last flush began (they get a marker).
         self._unmarked: set[int] = set()
@@ -75,9 +81,10 @@ class ChangelogProducer:
         # under a lock so no settlement is lost to a race.
         self._settle_lock = threading.Lock()
 
-    def _on_delivery(self, err: KafkaError | None, _msg: Any) -> None:
+    def _on_delivery(self, err: KafkaError | None, msg: Any) -> None:
+        partition = msg.partition()
         with self._settle_lock:
-            self.settled += 1
+            self.settled[partition] = self.settled.get(partition, 0) + 1
             if err is not None:
                 self._errors.append(err)
 
@@ -96,7 +103,7 @@ class ChangelogProducer:
                     partition=partition,
                     on_delivery=self._on_delivery,
                 )
-                self.sent += 1
+                self.sent[partition] = self.sent.get(partition, 0) + 1
                 return
             except BufferError:
                 self.producer.poll(0.05)
@@ -108,7 +115,7 @@ class ChangelogProducer:
         steady load (records sent while it waits) may take as long as the load
         lasts.
         """
-        target = self.sent
+        target = dict(self.sent)
         marks, self._unmarked = self._unmarked, set()
         await self._wait(target, timeout_s)
         if marks:
@@ -117,28 +124,32 @@ class ChangelogProducer:
             # inside it.
             for partition in sorted(marks):
                 self._produce(partition, END_KEY, None)
-            await self._wait(self.sent, timeout_s)
+            await self._wait(dict(self.sent), timeout_s)
 
-    async def _wait(self, target: int, timeout_s: float) -> None:
-        if self.settled < target and not self._errors:
+    def unsettled(self, target: dict[int, int]) -> int:
+        """How many of the first ``target[p]`` records of each partition p are not settled."""
+        settled = self.settled
+        return sum(max(0, n - settled.get(p, 0)) for p, n in target.items())
+
+    async def _wait(self, target: dict[int, int], timeout_s: float) -> None:
+        if self.unsettled(target) and not self._errors:
             # One trip to a thread per wait, polling there until done: poll returns
             # at each delivery report, and with a trip per poll (asyncio future,
             # thread wake-ups) the executor thread had ~7% of the worker's py-spy
             # samples on one-record batches.
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(None, self._settle, target, timeout_s)
-        if self.settled < target and not self._errors:
-            raise ChangelogError(
-                f"{target - self.settled} changelog records not acknowledged in {timeout_s:.0f} s"
-            )
+        left = self.unsettled(target)
+        if left and not self._errors:
+            raise ChangelogError(f"{left} changelog records not acknowledged in {timeout_s:.0f} s")
         if self._errors:
             errs, self._errors = self._errors, []
             raise ChangelogError(f"changelog records failed: {errs[:3]}")
 
-    def _settle(self, target: int, timeout_s: float) -> None:
-        """Serve delivery callbacks until ``target`` records are settled (blocking)."""
+    def _settle(self, target: dict[int, int], timeout_s: float) -> None:
+        """Serve delivery callbacks until ``target`` is settled (blocking)."""
         deadline = time.monotonic() + timeout_s
-        while self.settled < target and not self._errors and time.monotonic() < deadline:
+        while self.unsettled(target) and not self._errors and time.monotonic() < deadline:
             self.producer.poll(0.05)
 
     def close(self) -> None:
