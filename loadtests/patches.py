@@ -806,3 +806,31 @@ def idle_gc() -> None:
             yield batch
 
     BulkIntake.batches = batches  # type: ignore[method-assign]
+
+
+@patch
+def settle_inline() -> None:
+    """The changelog's delivery reports served on the event loop (``poll(0)`` between
+    short sleeps) instead of by an executor thread polling until the flush is settled:
+    no thread taking the GIL from the batch being computed for each report."""
+    import asyncio
+    from typing import Any
+
+    from streams.store import ChangelogError, ChangelogProducer
+
+    async def _wait(self: Any, target: dict[int, int], timeout_s: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not self._errors:
+            self.producer.poll(0)
+            if not self.unsettled(target) or loop.time() > deadline:
+                break
+            await asyncio.sleep(0.002)
+        left = self.unsettled(target)
+        if left and not self._errors:
+            raise ChangelogError(f"{left} changelog records not acknowledged in {timeout_s:.0f} s")
+        if self._errors:
+            errs, self._errors = self._errors, []
+            raise ChangelogError(f"changelog records failed: {errs[:3]}")
+
+    ChangelogProducer._wait = _wait  # type: ignore[method-assign]
