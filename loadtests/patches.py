@@ -834,3 +834,19 @@ def settle_inline() -> None:
             raise ChangelogError(f"changelog records failed: {errs[:3]}")
 
     ChangelogProducer._wait = _wait  # type: ignore[method-assign]
+
+
+@patch
+def gc_50k() -> None:
+    """A young-generation threshold of 50,000 instead of 10,000 (decision 0017)."""
+    import os
+
+    os.environ["LEARNPULSE_STREAMS_GC_THRESHOLD"] = "50000"
+
+
+@patch
+def gc_100k() -> None:
+    """A young-generation threshold of 100,000 instead of 10,000 (decision 0017)."""
+    import os
+
+    os.environ["LEARNPULSE_STREAMS_GC_THRESHOLD"] = "100000"
