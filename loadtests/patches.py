@@ -707,8 +707,8 @@ def aiokafka_prefetch() -> None:
 @patch
 def gc_trace() -> None:
     """Measurement only: the cyclic collector's time per generation, one stderr line
-    every 5 s (collections, total and longest pause, objects tracked after the last
-    full collection). Shows what the collector costs a live worker."""
+    every 5 s, after a collection (per generation: collections, total and longest
+    pause; objects tracked and frozen). Shows what the collector costs a live worker."""
     import gc
     import sys
     import time
@@ -778,31 +778,26 @@ def idle_gc() -> None:
     when the young generation has 2,000 or more net allocations. The collector's
     pauses then fall between batches rather than inside them (fifteenth round:
     20-40 ms young collections once the caches churn)."""
-    import asyncio
     import gc
     from collections.abc import AsyncIterator
     from typing import Any
 
-    from streams.intake import SETTLE_TURNS, BulkIntake
+    from streams.intake import BulkIntake
+
+    original = BulkIntake.batches
 
     async def batches(self: Any) -> AsyncIterator[list[Any]]:
         queue = self.channel.queue
-        loop = asyncio.get_running_loop()
-        max_batch = self.max_batch
-        while True:
+        get = queue.get
+
+        async def get_after_gc() -> Any:
+            # The loop awaits get() only for a batch's first record.
             if queue.empty() and gc.get_count()[0] >= 2_000:
                 gc.collect(0)
-            batch = [await queue.get()]
-            deadline = loop.time() + self.linger_s
-            size, still = queue.qsize(), 0
-            while size < max_batch - 1 and still < SETTLE_TURNS and loop.time() < deadline:
-                await asyncio.sleep(0)
-                grown = queue.qsize()
-                still = still + 1 if grown == size else 0
-                size = grown
-            get = queue.get_nowait
-            while len(batch) < max_batch and not queue.empty():
-                batch.append(get())
+            return await get()
+
+        queue.get = get_after_gc
+        async for batch in original(self):
             yield batch
 
     BulkIntake.batches = batches  # type: ignore[method-assign]
@@ -816,7 +811,7 @@ def settle_inline() -> None:
     import asyncio
     from typing import Any
 
-    from streams.store import ChangelogError, ChangelogProducer
+    from streams.store import ChangelogProducer
 
     async def _wait(self: Any, target: dict[int, int], timeout_s: float) -> None:
         loop = asyncio.get_running_loop()
@@ -826,12 +821,7 @@ def settle_inline() -> None:
             if not self.unsettled(target) or loop.time() > deadline:
                 break
             await asyncio.sleep(0.002)
-        left = self.unsettled(target)
-        if left and not self._errors:
-            raise ChangelogError(f"{left} changelog records not acknowledged in {timeout_s:.0f} s")
-        if self._errors:
-            errs, self._errors = self._errors, []
-            raise ChangelogError(f"changelog records failed: {errs[:3]}")
+        self._check(target, timeout_s)
 
     ChangelogProducer._wait = _wait  # type: ignore[method-assign]
 

@@ -139,6 +139,10 @@ class ChangelogProducer:
             # samples on one-record batches.
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(None, self._settle, target, timeout_s)
+        self._check(target, timeout_s)
+
+    def _check(self, target: dict[int, int], timeout_s: float) -> None:
+        """Raise if ``target`` was not settled, or any record failed."""
         left = self.unsettled(target)
         if left and not self._errors:
             raise ChangelogError(f"{left} changelog records not acknowledged in {timeout_s:.0f} s")
